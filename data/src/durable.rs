@@ -1,0 +1,124 @@
+//! Durable, atomic replacement of a file: the only way the data manager writes a JSON file.
+//!
+//! The new content goes to a temporary file in the same directory (mode 0600), is fsynced, renamed
+//! over the target, and the directory is fsynced so the rename itself survives a power cut. A reader
+//! or a crash at any moment sees either the old file or the new one, never a mix. This module never
+//! writes the target in place and never leaves its temporary file behind when a step fails.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use rand::Rng;
+
+/// Replaces `target` with `bytes`, durably. `label` names the file in errors (`data/users.json`).
+pub(crate) fn replace_file(
+    target: &Path,
+    bytes: &[u8],
+    label: &str,
+) -> Result<File, crate::DataError> {
+    let dir = target.parent().unwrap_or_else(|| Path::new("."));
+    let file_name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let suffix: u64 = rand::rng().random();
+    let temp = dir.join(format!(
+        ".{file_name}.{}.{suffix:016x}.tmp",
+        std::process::id()
+    ));
+
+    let result = write_temp(&temp, bytes).and_then(|file| {
+        fs::rename(&temp, target)?;
+        sync_dir(dir)?;
+        Ok(file)
+    });
+    match result {
+        Ok(file) => Ok(file),
+        Err(err) => {
+            // Best effort: the temporary file must not pile up after a full disk.
+            let _ = fs::remove_file(&temp);
+            Err(crate::DataError::io(format!("write {label}"), err))
+        }
+    }
+}
+
+fn write_temp(temp: &Path, bytes: &[u8]) -> io::Result<File> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(file)
+}
+
+/// Removes temporary files that writers of `target` left behind when they were killed mid-write.
+/// A temporary file of a process that still runs is left alone: it may be writing right now.
+pub(crate) fn remove_stale_temps(target: &Path) {
+    let dir = target.parent().unwrap_or_else(|| Path::new("."));
+    let Some(file_name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{file_name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && fs::remove_file(entry.path()).is_ok() {
+            tracing::info!(file = %name, "removed a temporary file left by a killed writer");
+        }
+    }
+}
+
+/// Makes a rename in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn replaces_content_with_mode_0600_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("users.json");
+        fs::write(&target, b"old").unwrap();
+        replace_file(&target, b"new", "data/users.json").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("users.json")]);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("missing-dir").join("users.json");
+        let err = replace_file(&target, b"new", "data/users.json").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("could not write data/users.json"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! `logs/<user_id>/YYYY-MM-DD.log`: each tenant's own log, in the old backend's line format
+//! (`YYYY-MM-DD HH:MM:SS - LEVEL - message`, UTC), a new file each day.
+//!
+//! Lines are queued and appended by one thread in batches (at most every `LOG_FLUSH_INTERVAL`), so
+//! a post costs no file operation of its own. Appends use `O_APPEND` with one `write` per batch
+//! and file, so several processes can log for the same tenant without tearing lines. Callers must
+//! never pass a secret (session string, api_hash, token) in a message. Logs are not fsynced: they
+//! are for people, not for recovery.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+
+use crate::names::UserId;
+
+const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+enum Message {
+    Line {
+        user: UserId,
+        date: NaiveDate,
+        line: String,
+    },
+    Flush(mpsc::SyncSender<()>),
+}
+
+#[derive(Debug)]
+pub(crate) struct TenantLogs {
+    dir: PathBuf,
+    sender: Mutex<Option<mpsc::Sender<Message>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl TenantLogs {
+    pub(crate) fn start(dir: PathBuf) -> io::Result<TenantLogs> {
+        let (sender, receiver) = mpsc::channel();
+        let writer_dir = dir.clone();
+        let thread = std::thread::Builder::new()
+            .name("herald-tenant-log".into())
+            .spawn(move || write_loop(&writer_dir, &receiver))?;
+        Ok(TenantLogs {
+            dir,
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub(crate) fn log(&self, user: &UserId, level: Level, message: &str) {
+        let now = Utc::now();
+        // One line per event: a message with newlines would forge lines in the tenant's log.
+        let message = message.replace(['\n', '\r'], " ");
+        let line = format!(
+            "{} - {} - {message}\n",
+            now.format("%Y-%m-%d %H:%M:%S"),
+            level.as_str()
+        );
+        self.send(Message::Line {
+            user: user.clone(),
+            date: now.date_naive(),
+            line,
+        });
+    }
+
+    /// Waits until every line queued so far is in its file.
+    pub(crate) fn flush(&self) {
+        let (done, wait) = mpsc::sync_channel(1);
+        self.send(Message::Flush(done));
+        let _ = wait.recv();
+    }
+
+    fn send(&self, message: Message) {
+        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = sender.as_ref() {
+            let _ = sender.send(message);
+        }
+    }
+
+    /// The last `lines` lines of the tenant's log: today's file, topped up from yesterday's so the
+    /// view does not go blank at midnight.
+    pub(crate) fn tail(&self, user: &UserId, lines: usize) -> Vec<String> {
+        let today = Utc::now().date_naive();
+        let dir = self.dir.join(user.as_str());
+        let mut tail = read_tail(&day_file(&dir, today), lines);
+        if tail.len() < lines
+            && let Some(yesterday) = today.pred_opt()
+        {
+            let mut earlier = read_tail(&day_file(&dir, yesterday), lines - tail.len());
+            earlier.append(&mut tail);
+            tail = earlier;
+        }
+        tail
+    }
+
+    pub(crate) fn stop(&self) {
+        drop(self.sender.lock().unwrap_or_else(|p| p.into_inner()).take());
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TenantLogs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn day_file(dir: &Path, date: NaiveDate) -> PathBuf {
+    dir.join(format!("{}.log", date.format("%Y-%m-%d")))
+}
+
+fn write_loop(dir: &Path, receiver: &mpsc::Receiver<Message>) {
+    let mut buffered: HashMap<(UserId, NaiveDate), String> = HashMap::new();
+    let mut made_dirs: HashSet<UserId> = HashSet::new();
+    let mut deadline = Instant::now() + LOG_FLUSH_INTERVAL;
+    loop {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(timeout) {
+            Ok(Message::Line { user, date, line }) => {
+                buffered.entry((user, date)).or_default().push_str(&line);
+                continue;
+            }
+            Ok(Message::Flush(done)) => {
+                write_out(dir, &mut buffered, &mut made_dirs);
+                let _ = done.send(());
+            }
+            Err(RecvTimeoutError::Timeout) => write_out(dir, &mut buffered, &mut made_dirs),
+            Err(RecvTimeoutError::Disconnected) => {
+                write_out(dir, &mut buffered, &mut made_dirs);
+                return;
+            }
+        }
+        deadline = Instant::now() + LOG_FLUSH_INTERVAL;
+    }
+}
+
+fn write_out(
+    dir: &Path,
+    buffered: &mut HashMap<(UserId, NaiveDate), String>,
+    made: &mut HashSet<UserId>,
+) {
+    for ((user, date), text) in buffered.drain() {
+        let user_dir = dir.join(user.as_str());
+        if !made.contains(&user) {
+            if let Err(e) = fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&user_dir)
+            {
+                tracing::warn!(user.id = %user, error = %e, "cannot create tenant log directory");
+                continue;
+            }
+            made.insert(user.clone());
+        }
+        let appended = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(day_file(&user_dir, date))
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if let Err(e) = appended {
+            // The directory may have been removed by an operator: make it again next time.
+            made.remove(&user);
+            tracing::warn!(user.id = %user, error = %e, "cannot append to tenant log");
+        }
+    }
+}
+
+/// The last `wanted` lines of a file, reading backwards in chunks so a long log costs little.
+fn read_tail(path: &Path, wanted: usize) -> Vec<String> {
+    if wanted == 0 {
+        return Vec::new();
+    }
+    let Ok(mut file) = File::open(path) else {
+        return Vec::new();
+    };
+    let Ok(len) = file.seek(SeekFrom::End(0)) else {
+        return Vec::new();
+    };
+    const CHUNK: u64 = 16 * 1024;
+    let mut start = len;
+    let mut buf: Vec<u8> = Vec::new();
+    while start > 0 && bytecount_newlines(&buf) <= wanted {
+        let step = CHUNK.min(start);
+        start -= step;
+        let mut chunk = vec![0u8; step as usize];
+        if file.seek(SeekFrom::Start(start)).is_err() || file.read_exact(&mut chunk).is_err() {
+            return Vec::new();
+        }
+        chunk.extend_from_slice(&buf);
+        buf = chunk;
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    // A partial first line (cut by the chunking) is dropped unless it starts the file.
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    let skip = lines.len().saturating_sub(wanted);
+    lines.split_off(skip)
+}
+
+fn bytecount_newlines(buf: &[u8]) -> usize {
+    buf.iter().filter(|b| **b == b'\n').count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_land_in_todays_file_in_the_old_format_and_tail_reads_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = TenantLogs::start(dir.path().to_owned()).unwrap();
+        let user = UserId::parse("7").unwrap();
+        for i in 0..150 {
+            logs.log(&user, Level::Info, &format!("post {i}\nforged line"));
+        }
+        logs.flush();
+        let tail = logs.tail(&user, 100);
+        assert_eq!(tail.len(), 100);
+        assert!(
+            tail[99].ends_with(" - INFO - post 149 forged line"),
+            "{}",
+            tail[99]
+        );
+        assert!(tail[0].ends_with("post 50 forged line"));
+        let stamp = &tail[0][..19];
+        assert!(chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S").is_ok());
+    }
+
+    #[test]
+    fn tail_of_a_long_file_reads_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let text: String = (0..5000)
+            .map(|i| format!("line {i:05} {}\n", "y".repeat(20)))
+            .collect();
+        fs::write(&path, text).unwrap();
+        let tail = read_tail(&path, 1200);
+        assert_eq!(tail.len(), 1200);
+        assert!(tail[0].starts_with("line 03800"));
+        assert!(tail[1199].starts_with("line 04999"));
+    }
+}
