@@ -1,4 +1,6 @@
 //! Each kind of bad data file: refused at open with file and position, or, found while running,
+
+#![allow(clippy::unwrap_used)]
 //! served from the last good copy with writes refused. In every case the file is left byte for
 //! byte as it was.
 

@@ -1,5 +1,7 @@
 //! The data manager's promises, through its public API on a real temporary directory.
 
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::sync::Arc;
 use std::time::Duration;
