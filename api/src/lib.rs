@@ -1,1 +1,3 @@
-//! placeholder
+//! Herald's HTTP API. For now: the token format (claims and minting) that the API will check.
+
+pub mod claims;

@@ -1,0 +1,13 @@
+//! The herald application: configuration, telemetry and the commands of the `herald` binary,
+//! wired from the library crates. `main.rs` only parses the command line and reports errors.
+//!
+//! # Layout
+//! - [`config`]: every variable of the contract, validated once at start.
+//! - [`telemetry`]: `tracing` to stderr, text or JSON.
+//! - [`cli`]: one module per subcommand.
+//! - [`bench`]: the benchmarks of BENCHMARKS.md.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod telemetry;

@@ -1,0 +1,104 @@
+//! The `herald` binary as operators and scripts meet it: exit status, one-line errors, tokens.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+const SECRET: &str = "test-secret-test-secret-test-secret!";
+
+fn herald(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn token_refuses_to_run_without_a_secret_in_one_line() {
+    let output = herald(&["token", "--user", "42"], &[]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("herald: no JWT secret"), "{err}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_bad_variable_stops_every_command_naming_it() {
+    let output = herald(
+        &["token", "--user", "42"],
+        &[("HERALD_JWT_SECRET", SECRET), ("HERALD_TICK_MS", "soon")],
+    );
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert_eq!(
+        err.trim_end(),
+        "herald: HERALD_TICK_MS must be a whole number from 1 to 60000, not 'soon'"
+    );
+}
+
+#[test]
+fn token_mints_what_the_old_frontend_signs() {
+    let output = herald(
+        &[
+            "token",
+            "--user",
+            "42",
+            "--admin",
+            "--ttl",
+            "2h",
+            "--plan-status",
+            "active",
+            "--max-sessions",
+            "3",
+            "--plan-type",
+            "STARTER",
+        ],
+        &[("HERALD_JWT_SECRET", SECRET)],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let token = String::from_utf8(output.stdout).unwrap();
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.required_spec_claims = ["exp".to_owned()].into();
+    let claims: Value = jsonwebtoken::decode(
+        token.trim(),
+        &DecodingKey::from_secret(SECRET.as_bytes()).unwrap(),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(claims["user_id"], "42");
+    assert_eq!(claims["sub"], "42");
+    assert_eq!(claims["role"], "admin");
+    assert_eq!(claims["plan_status"], "active");
+    assert_eq!(claims["plan_limits"]["max_sessions"], 3);
+    assert_eq!(claims["plan_limits"]["plan_type"], "STARTER");
+    let ttl = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(ttl, 7200);
+}
+
+#[test]
+fn token_refuses_an_unsafe_user_id() {
+    let output = herald(
+        &["token", "--user", "../admin"],
+        &[("HERALD_JWT_SECRET", SECRET)],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("--user: user id may not contain '/'"),
+        "{}",
+        stderr(&output)
+    );
+}
