@@ -24,6 +24,12 @@ pub trait Document: Serialize + DeserializeOwned + Default + Clone + Send + Sync
     fn validate(&self) -> Result<(), String> {
         Ok(())
     }
+
+    /// Cheap check that a change left the document as it was, so that nothing is written. `false`
+    /// when unsure (the write then happens, which is always safe).
+    fn unchanged_since(&self, _before: &Self) -> bool {
+        false
+    }
 }
 
 /// Identity of one version of a data file. The lock file's write count tells two versions apart

@@ -335,7 +335,10 @@ fn transact<T: Document, R, E>(
             Err(reason) => Err(UpdateError::Data(DataError::Invalid(reason))),
         });
     match outcome {
-        Ok(value) => Ok((value, true)),
+        Ok(value) => {
+            let changed = !doc.unchanged_since(&backup);
+            Ok((value, changed))
+        }
         Err(err) => {
             *doc = backup;
             Err(err)

@@ -20,17 +20,67 @@ use crate::names::{UserId, check_session_name};
 pub struct UsersDoc {
     #[serde(default, deserialize_with = "null_as_default")]
     pub users: BTreeMap<String, Arc<User>>,
+    /// Herald's addition: sessions an admin banned while no tenant held them.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub unowned_bans: BTreeMap<String, BanRecord>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
+impl UsersDoc {
+    /// The tenant holding `session` in its `assigned_sessions`, if any.
+    pub fn holder_of(&self, session: &str) -> Option<&str> {
+        self.users
+            .iter()
+            .find(|(_, u)| u.assigned_sessions.iter().any(|s| s == session))
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// Whether `session` is banned (by Telegram through a tenant, or by an admin).
+    pub fn is_banned(&self, session: &str) -> bool {
+        self.unowned_bans.contains_key(session)
+            || self
+                .users
+                .values()
+                .any(|u| u.banned_sessions.iter().any(|s| s == session))
+    }
+}
+
 impl Document for UsersDoc {
+    /// Records are shared `Arc`s: a change that touched none (no `Arc::make_mut`) keeps every
+    /// pointer, which takes a pointer comparison per user to see.
+    fn unchanged_since(&self, before: &Self) -> bool {
+        self.users.len() == before.users.len()
+            && self
+                .users
+                .iter()
+                .zip(before.users.iter())
+                .all(|((a, ua), (b, ub))| a == b && Arc::ptr_eq(ua, ub))
+            && self.unowned_bans == before.unowned_bans
+            && self.extra == before.extra
+    }
+
     fn validate(&self) -> Result<(), String> {
         let mut holder: HashMap<&str, &str> = HashMap::new();
+        let banned: std::collections::HashSet<&str> = self
+            .users
+            .values()
+            .flat_map(|u| u.banned_sessions.iter().map(String::as_str))
+            .chain(self.unowned_bans.keys().map(String::as_str))
+            .collect();
         for (id, user) in &self.users {
             UserId::parse(id).map_err(|e| format!("user '{id}': {e}"))?;
             user.validate().map_err(|e| format!("user {id}: {e}"))?;
             for session in &user.assigned_sessions {
+                if banned.contains(session.as_str()) {
+                    return Err(format!(
+                        "session {session} is assigned to user {id} but banned"
+                    ));
+                }
                 if let Some(other) = holder.insert(session, id) {
                     return Err(format!(
                         "session {session} is assigned to both user {other} and user {id}"

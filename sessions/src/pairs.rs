@@ -1,0 +1,159 @@
+//! The operator's API pairs: add, retire (in place, never while sessions are bound), list with
+//! usage, and hand a pair's credentials to the worker.
+//!
+//! An api_hash leaves this module only inside [`PairCredentials`] (for the Telegram layer) or
+//! masked; never in a log line or an error message.
+
+use herald_data::{ApiHash, ApiPair, UsersDoc};
+
+use crate::{Pool, SessionsError};
+
+/// One pair as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairInfo {
+    pub index: u32,
+    pub api_id: String,
+    pub masked_hash: String,
+    pub usage: usize,
+    pub max: u32,
+    pub retired: bool,
+}
+
+/// What the Telegram layer needs to connect a session bound to a pair.
+#[derive(Debug, Clone)]
+pub struct PairCredentials {
+    pub api_id: i32,
+    pub api_hash: ApiHash,
+}
+
+impl Pool {
+    /// Registers a pair: `api_id` digits, `api_hash` 32 hex characters. A duplicate of an active
+    /// pair is refused; re-adding a retired pair's api_id brings it back under its old index.
+    pub async fn add_pair(&self, api_id: &str, api_hash: &str) -> Result<PairInfo, SessionsError> {
+        let api_id = api_id.trim().to_owned();
+        let api_hash = api_hash.trim().to_ascii_lowercase();
+        if api_id.is_empty()
+            || api_id.len() > 10
+            || !api_id.bytes().all(|b| b.is_ascii_digit())
+            || api_id.parse::<i32>().is_err()
+        {
+            return Err(SessionsError::Invalid(
+                "api_id must be a number (digits only)".into(),
+            ));
+        }
+        if api_hash.len() != 32 || !api_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(SessionsError::Invalid(
+                "api_hash must be 32 hexadecimal characters".into(),
+            ));
+        }
+        let id = api_id.clone();
+        let index = self
+            .store
+            .update_pairs(move |doc| {
+                if doc.pairs.iter().any(|p| p.api_id == id && !p.retired) {
+                    return Err(SessionsError::Conflict(format!(
+                        "API pair {id} already exists"
+                    )));
+                }
+                if let Some(index) = doc.pairs.iter().position(|p| p.api_id == id) {
+                    doc.pairs[index].retired = false;
+                    doc.pairs[index].api_hash = ApiHash::new(api_hash);
+                    return Ok(index);
+                }
+                doc.pairs.push(ApiPair {
+                    api_id: id,
+                    api_hash: ApiHash::new(api_hash),
+                    retired: false,
+                    extra: Default::default(),
+                });
+                Ok(doc.pairs.len() - 1)
+            })
+            .await?;
+        tracing::info!(api_id, index, "API pair added");
+        self.pair_info(index as u32)
+    }
+
+    /// Retires the active pair with this api_id, in place. Refused while sessions are bound to it.
+    pub async fn retire_pair(&self, api_id: &str) -> Result<(), SessionsError> {
+        let doc = self.store.pairs();
+        let index = doc
+            .pairs
+            .iter()
+            .position(|p| p.api_id == api_id && !p.retired)
+            .ok_or_else(|| SessionsError::Invalid(format!("API pair {api_id} not found")))?;
+        let usage = usage_of(&self.store.users(), index as u32);
+        if usage > 0 {
+            return Err(SessionsError::PairInUse {
+                api_id: api_id.to_owned(),
+                usage,
+            });
+        }
+        self.store
+            .update_pairs(move |doc| {
+                doc.pairs[index].retired = true;
+                Ok::<_, SessionsError>(())
+            })
+            .await?;
+        tracing::info!(api_id, index, "API pair retired");
+        Ok(())
+    }
+
+    pub fn list_pairs(&self) -> Vec<PairInfo> {
+        let users = self.store.users();
+        self.store
+            .pairs()
+            .pairs
+            .iter()
+            .enumerate()
+            .map(|(index, pair)| self.info(index as u32, pair, &users))
+            .collect()
+    }
+
+    pub fn pair_info(&self, index: u32) -> Result<PairInfo, SessionsError> {
+        let doc = self.store.pairs();
+        let pair = doc
+            .pairs
+            .get(index as usize)
+            .ok_or_else(|| SessionsError::Invalid(format!("API pair #{index} does not exist")))?;
+        Ok(self.info(index, pair, &self.store.users()))
+    }
+
+    /// The credentials of pair `index`, for connecting a session bound to it. A retired pair
+    /// still serves the sessions bound to it before it was retired.
+    pub fn pair_credentials(&self, index: u32) -> Result<PairCredentials, SessionsError> {
+        let doc = self.store.pairs();
+        let pair = doc
+            .pairs
+            .get(index as usize)
+            .ok_or_else(|| SessionsError::Invalid(format!("API pair #{index} does not exist")))?;
+        let api_id = pair.api_id.parse().map_err(|_| {
+            SessionsError::Invalid(format!(
+                "API pair #{index} has an api_id that is not a number"
+            ))
+        })?;
+        Ok(PairCredentials {
+            api_id,
+            api_hash: pair.api_hash.clone(),
+        })
+    }
+
+    fn info(&self, index: u32, pair: &ApiPair, users: &UsersDoc) -> PairInfo {
+        PairInfo {
+            index,
+            api_id: pair.api_id.clone(),
+            masked_hash: pair.api_hash.masked(),
+            usage: usage_of(users, index),
+            max: self.config.max_sessions_per_pair,
+            retired: pair.retired,
+        }
+    }
+}
+
+fn usage_of(users: &UsersDoc, index: u32) -> usize {
+    users
+        .users
+        .values()
+        .flat_map(|u| u.api_pairs.iter())
+        .filter(|p| **p == index)
+        .count()
+}

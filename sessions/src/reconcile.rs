@@ -1,0 +1,92 @@
+//! `herald reconcile`: brings the session folders in line with users.json, which is the truth.
+//!
+//! Each session named in users.json or found in a folder is moved to the folder users.json
+//! implies. Reported, not touched: files users.json expects but that exist nowhere, names found in
+//! several folders, and names that are not acceptable session names. Nothing is ever deleted.
+
+use std::collections::BTreeMap;
+
+use herald_data::{check_session_name, mask_session_name};
+
+use crate::folders::{Place, Settled};
+use crate::{Pool, SessionsError};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// `(session, from, to)`.
+    pub moved: Vec<(String, Place, Place)>,
+    /// Files in `assigned/` that users.json does not give to that user (moved where it says).
+    pub orphans: Vec<(String, Place)>,
+    /// Named in users.json, found nowhere: `(session, where it should be)`.
+    pub missing: Vec<(String, Place)>,
+    /// Found in several folders; left for an operator.
+    pub ambiguous: Vec<(String, Vec<Place>)>,
+    /// Files ending in `.session` whose names Herald refuses (left alone).
+    pub invalid_names: Vec<String>,
+    /// Sessions already where they belong.
+    pub in_place: usize,
+}
+
+impl Pool {
+    pub fn reconcile(&self) -> Result<ReconcileReport, SessionsError> {
+        let doc = self.store.users();
+        let mut found: BTreeMap<String, Vec<Place>> = BTreeMap::new();
+        for place in [Place::Unused, Place::Banned, Place::Frozen] {
+            for name in self.folders.list(&place)? {
+                found.entry(name).or_default().push(place.clone());
+            }
+        }
+        for (user, name) in self.folders.list_assigned()? {
+            found.entry(name).or_default().push(Place::Assigned(user));
+        }
+        let mut named: Vec<String> = doc
+            .users
+            .values()
+            .flat_map(|u| u.assigned_sessions.iter().chain(u.banned_sessions.iter()))
+            .chain(doc.unowned_bans.keys())
+            .cloned()
+            .collect();
+        named.sort();
+        named.dedup();
+        for name in named {
+            found.entry(name).or_default();
+        }
+
+        let mut report = ReconcileReport::default();
+        for (name, places) in found {
+            if check_session_name(&name).is_err() {
+                report.invalid_names.push(name);
+                continue;
+            }
+            let wanted = Place::wanted(&doc, &name, places.contains(&Place::Frozen));
+            match places.as_slice() {
+                [] => report.missing.push((name, wanted)),
+                [only] if *only == wanted => report.in_place += 1,
+                [from] => {
+                    if matches!(from, Place::Assigned(_)) {
+                        report.orphans.push((name.clone(), from.clone()));
+                    }
+                    match self.folders.settle(&name, &wanted)? {
+                        Settled::Moved { from } => report.moved.push((name, from, wanted)),
+                        Settled::InPlace => report.in_place += 1,
+                        Settled::Missing => report.missing.push((name, wanted)),
+                        Settled::Ambiguous(places) => report.ambiguous.push((name, places)),
+                    }
+                }
+                _ => report.ambiguous.push((name, places)),
+            }
+        }
+        tracing::info!(
+            moved = report.moved.len(),
+            orphans = report.orphans.len(),
+            missing = report.missing.len(),
+            ambiguous = report.ambiguous.len(),
+            invalid = report.invalid_names.len(),
+            "reconcile finished"
+        );
+        for (name, _) in &report.missing {
+            tracing::warn!(session = %mask_session_name(name), "users.json names a session file that exists nowhere");
+        }
+        Ok(report)
+    }
+}
