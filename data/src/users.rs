@@ -20,6 +20,15 @@ use crate::names::{UserId, check_session_name};
 pub struct UsersDoc {
     #[serde(default, deserialize_with = "null_as_default")]
     pub users: BTreeMap<String, Arc<User>>,
+    /// Herald's addition: the API pair each session was first bound to. A session keeps that pair
+    /// for life (Telegram is reported to tie a session to the api_id it first used), also when it
+    /// returns to the pool and goes to another tenant.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub bindings: BTreeMap<String, u32>,
     /// Herald's addition: sessions an admin banned while no tenant held them.
     #[serde(
         default,
@@ -61,6 +70,7 @@ impl Document for UsersDoc {
                 .zip(before.users.iter())
                 .all(|((a, ua), (b, ub))| a == b && Arc::ptr_eq(ua, ub))
             && self.unowned_bans == before.unowned_bans
+            && self.bindings == before.bindings
             && self.extra == before.extra
     }
 
@@ -75,7 +85,17 @@ impl Document for UsersDoc {
         for (id, user) in &self.users {
             UserId::parse(id).map_err(|e| format!("user '{id}': {e}"))?;
             user.validate().map_err(|e| format!("user {id}: {e}"))?;
-            for session in &user.assigned_sessions {
+            for (session, pair) in user.assigned_sessions.iter().zip(&user.api_pairs) {
+                if self
+                    .bindings
+                    .get(session)
+                    .is_some_and(|bound| bound != pair)
+                {
+                    return Err(format!(
+                        "session {session} of user {id} uses pair {pair} but is bound to pair {}",
+                        self.bindings[session]
+                    ));
+                }
                 if banned.contains(session.as_str()) {
                     return Err(format!(
                         "session {session} is assigned to user {id} but banned"

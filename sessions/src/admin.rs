@@ -118,7 +118,7 @@ impl Pool {
                 }
                 let mut slots = pool.slots(doc);
                 let why = slots.why_none();
-                if assign_into(user_mut(doc, &id)?, 1, &mut free, &mut slots).is_empty() {
+                if assign_into(doc, &id, 1, &mut free, &mut slots).is_empty() {
                     return Err(SessionsError::NoSessions { reason: why });
                 }
                 Ok(())

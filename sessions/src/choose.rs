@@ -2,12 +2,13 @@
 //! run inside a users.json update so that two processes never hand out the same session.
 //!
 //! Rules: a free session is a file in `sessions/unused/` that no tenant holds and none banned;
-//! taken in name order. Its pair is the least-used active pair with room (usage = assigned
-//! sessions bound to it), ties going to the lowest index. A binding, once made, never moves.
+//! taken in name order. A session never bound before gets the least-used active pair with room
+//! (usage = assigned sessions bound to it), ties going to the lowest index, and keeps that pair
+//! for life (`bindings` in users.json): one whose pair is full or retired is passed over.
 
 use std::collections::{HashSet, VecDeque};
 
-use herald_data::{User, UsersDoc};
+use herald_data::UsersDoc;
 
 /// The pairs as assignment sees them.
 #[derive(Debug, Clone)]
@@ -33,6 +34,11 @@ impl PairSlots {
             }
         }
         PairSlots { active, usage, max }
+    }
+
+    pub(crate) fn has_room(&self, pair: u32) -> bool {
+        let i = pair as usize;
+        self.active.get(i).copied().unwrap_or(false) && self.usage[i] < self.max
     }
 
     /// The least-used active pair with room; ties to the lowest index.
@@ -79,31 +85,59 @@ pub(crate) fn free_sessions(doc: &UsersDoc, unused_files: &[String]) -> VecDeque
         .collect()
 }
 
-/// Gives `user` up to `count` more sessions; returns the ones it got.
+/// Gives tenant `id` up to `count` more sessions; returns the ones it got.
 pub(crate) fn assign_into(
-    user: &mut User,
+    doc: &mut UsersDoc,
+    id: &str,
     count: usize,
     free: &mut VecDeque<String>,
     slots: &mut PairSlots,
 ) -> Vec<String> {
-    let mut newly = Vec::new();
-    while newly.len() < count {
-        let Some(pair) = slots.pick() else { break };
+    let mut chosen = Vec::new();
+    let mut passed_over = VecDeque::new();
+    while chosen.len() < count {
         let Some(session) = free.pop_front() else {
             break;
         };
+        let pair = match doc.bindings.get(&session) {
+            Some(&bound) if slots.has_room(bound) => bound,
+            Some(_) => {
+                passed_over.push_back(session);
+                continue;
+            }
+            None => match slots.pick() {
+                Some(pair) => pair,
+                None => {
+                    passed_over.push_back(session);
+                    break;
+                }
+            },
+        };
         slots.bind(pair);
-        user.assigned_sessions.push(session.clone());
-        user.api_pairs.push(pair);
-        newly.push(session);
+        doc.bindings.insert(session.clone(), pair);
+        chosen.push((session, pair));
     }
-    newly
+    passed_over.append(free);
+    *free = passed_over;
+    let Some(user) = doc.users.get_mut(id).map(std::sync::Arc::make_mut) else {
+        return Vec::new();
+    };
+    chosen
+        .into_iter()
+        .map(|(session, pair)| {
+            user.assigned_sessions.push(session.clone());
+            user.api_pairs.push(pair);
+            session
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    use herald_data::User;
 
     fn doc_with(bindings: &[u32]) -> UsersDoc {
         let mut doc = UsersDoc::default();
@@ -157,6 +191,35 @@ mod tests {
         assert_eq!(
             free_sessions(&doc, &files),
             VecDeque::from(vec!["c.session".to_string()])
+        );
+    }
+}
+
+#[cfg(test)]
+mod binding_tests {
+    use super::*;
+    use herald_data::User;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_session_keeps_its_first_pair_and_is_passed_over_when_that_pair_is_full() {
+        let mut doc = UsersDoc::default();
+        doc.users.insert("a".into(), Arc::new(User::default()));
+        doc.bindings.insert("old.session".into(), 1);
+        let mut slots = PairSlots::new(&doc, vec![true, true], 1);
+        slots.bind(1); // pair 1 is full
+        let mut free: VecDeque<String> = ["old.session", "new.session"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = assign_into(&mut doc, "a", 2, &mut free, &mut slots);
+        assert_eq!(got, vec!["new.session"]);
+        assert_eq!(doc.users["a"].api_pairs, vec![0]);
+        assert_eq!(doc.bindings["new.session"], 0);
+        assert_eq!(
+            free,
+            VecDeque::from(vec!["old.session".to_string()]),
+            "passed over, still free"
         );
     }
 }

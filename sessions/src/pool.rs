@@ -137,8 +137,8 @@ impl Pool {
                 } else {
                     slots.why_none()
                 };
+                let newly = assign_into(doc, &id, need, &mut free, &mut slots);
                 let user = user_mut(doc, &id)?;
-                let newly = assign_into(user, need, &mut free, &mut slots);
                 if user.assigned_sessions.is_empty() {
                     return Err(SessionsError::NoSessions { reason: why_none });
                 }
@@ -222,9 +222,9 @@ impl Pool {
                         already: false,
                     });
                 }
-                let replacement = assign_into(user, 1, &mut free, &mut slots).pop();
+                let replacement = assign_into(doc, &id, 1, &mut free, &mut slots).pop();
                 if replacement.is_some() {
-                    user.replacements.push(now);
+                    user_mut(doc, &id)?.replacements.push(now);
                 }
                 Ok(Quarantined {
                     replacement,
