@@ -380,11 +380,10 @@ pub struct Pending<R, E> {
 }
 
 impl<R, E> Pending<R, E> {
-    /// Blocks the thread until the change is durable or refused. Panics inside an async runtime.
+    /// Blocks the thread until the change is durable or refused. Meant for threads outside an
+    /// async runtime (commands, tests, benchmarks); inside one, await instead.
     pub fn wait(self) -> Result<R, UpdateError<E>> {
-        self.rx
-            .blocking_recv()
-            .unwrap_or(Err(UpdateError::Data(DataError::Closed)))
+        block_on(self)
     }
 }
 
@@ -395,6 +394,25 @@ impl<R, E> Future for Pending<R, E> {
         Pin::new(&mut self.rx)
             .poll(cx)
             .map(|received| received.unwrap_or(Err(UpdateError::Data(DataError::Closed))))
+    }
+}
+
+/// Polls a future on the current thread, parking between wake-ups.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 

@@ -49,9 +49,16 @@ impl Pool {
             .flat_map(|u| u.banned_sessions.iter().cloned())
             .chain(doc.unowned_bans.keys().cloned())
             .collect();
+        // The old backend recorded bans only by folder: a file in banned/ is banned.
+        banned.extend(
+            self.folders
+                .list(&Place::Banned)?
+                .into_iter()
+                .filter(|s| doc.holder_of(s).is_none()),
+        );
         banned.sort();
         banned.dedup();
-        let claimed = |s: &String| doc.holder_of(s).is_some() || doc.is_banned(s);
+        let claimed = |s: &String| doc.holder_of(s).is_some() || banned.contains(s);
         let unused = self
             .folders
             .list(&Place::Unused)?
@@ -77,7 +84,6 @@ impl Pool {
         check_session_name(session).map_err(SessionsError::Invalid)?;
         let doc = self.store.users();
         let found = self.folders.locate(session)?;
-        let frozen = found.contains(&Place::Frozen);
         let claimed = doc.holder_of(session).is_some() || doc.is_banned(session);
         if !claimed && found.is_empty() {
             return Ok(Located {
@@ -86,7 +92,7 @@ impl Pool {
                 user_id: None,
             });
         }
-        let place = Place::wanted(&doc, session, frozen);
+        let place = Place::wanted(&doc, session, &found);
         let user_id = doc.holder_of(session).map(str::to_owned);
         Ok(Located {
             exists: found.contains(&place),
@@ -259,8 +265,8 @@ impl Pool {
     /// Moves a session to where users.json wants it; returns what happened.
     pub fn settle(&self, session: &str) -> Result<Settled, SessionsError> {
         let doc = self.store.users();
-        let frozen = self.folders.locate(session)?.contains(&Place::Frozen);
+        let found = self.folders.locate(session)?;
         self.folders
-            .settle(session, &Place::wanted(&doc, session, frozen))
+            .settle(session, &Place::wanted(&doc, session, &found))
     }
 }

@@ -33,14 +33,15 @@ impl Place {
         }
     }
 
-    /// Where `users.json` says the session belongs. A session users.json does not mention stays
-    /// frozen if an operator froze it, and is unused otherwise.
-    pub fn wanted(doc: &UsersDoc, session: &str, currently_frozen: bool) -> Place {
+    /// Where `users.json` says the session belongs, given the folders it was `found` in. A
+    /// session users.json does not mention stays frozen if an operator froze it, stays banned if
+    /// it lies in `banned/` (the old backend's only record of a ban), and is unused otherwise.
+    pub fn wanted(doc: &UsersDoc, session: &str, found: &[Place]) -> Place {
         if let Some(user) = doc.holder_of(session) {
             Place::Assigned(user.to_owned())
-        } else if doc.is_banned(session) {
+        } else if doc.is_banned(session) || found.contains(&Place::Banned) {
             Place::Banned
-        } else if currently_frozen {
+        } else if found.contains(&Place::Frozen) {
             Place::Frozen
         } else {
             Place::Unused

@@ -23,12 +23,15 @@ pub struct ReconcileReport {
     pub ambiguous: Vec<(String, Vec<Place>)>,
     /// Files ending in `.session` whose names Herald refuses (left alone).
     pub invalid_names: Vec<String>,
+    /// Files found in `banned/` that users.json did not list (the old backend recorded bans only
+    /// by folder): recorded in users.json as bans, so they never return to the pool.
+    pub adopted_bans: Vec<String>,
     /// Sessions already where they belong.
     pub in_place: usize,
 }
 
 impl Pool {
-    pub fn reconcile(&self) -> Result<ReconcileReport, SessionsError> {
+    pub async fn reconcile(&self) -> Result<ReconcileReport, SessionsError> {
         let doc = self.store.users();
         let mut found: BTreeMap<String, Vec<Place>> = BTreeMap::new();
         for place in [Place::Unused, Place::Banned, Place::Frozen] {
@@ -58,7 +61,10 @@ impl Pool {
                 report.invalid_names.push(name);
                 continue;
             }
-            let wanted = Place::wanted(&doc, &name, places.contains(&Place::Frozen));
+            let wanted = Place::wanted(&doc, &name, &places);
+            if wanted == Place::Banned && !doc.is_banned(&name) {
+                report.adopted_bans.push(name.clone());
+            }
             match places.as_slice() {
                 [] => report.missing.push((name, wanted)),
                 [only] if *only == wanted => report.in_place += 1,
@@ -75,6 +81,25 @@ impl Pool {
                 }
                 _ => report.ambiguous.push((name, places)),
             }
+        }
+        if !report.adopted_bans.is_empty() {
+            let adopted = report.adopted_bans.clone();
+            self.store
+                .update_users(move |doc| {
+                    for name in adopted {
+                        if doc.holder_of(&name).is_none() && !doc.is_banned(&name) {
+                            doc.unowned_bans.insert(
+                                name,
+                                herald_data::BanRecord {
+                                    reason: "found in sessions/banned/".into(),
+                                    at: chrono::Utc::now(),
+                                },
+                            );
+                        }
+                    }
+                    Ok::<_, SessionsError>(())
+                })
+                .await?;
         }
         tracing::info!(
             moved = report.moved.len(),
