@@ -102,3 +102,47 @@ fn token_refuses_an_unsafe_user_id() {
         stderr(&output)
     );
 }
+
+#[test]
+fn pairs_add_and_list_mask_the_hash_and_reconcile_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let hash = "d625c51e93f6b7367c1ff263cb5f7c89";
+    let env = [("HERALD_DATA_DIR", root)];
+    let added = herald(
+        &["pairs", "add", "--api-id", "24881145", "--api-hash", hash],
+        &env,
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let listed = herald(&["pairs", "list"], &env);
+    let text = String::from_utf8(listed.stdout.clone()).unwrap();
+    assert!(
+        text.contains("24881145") && text.contains("d625…") && !text.contains(hash),
+        "{text}"
+    );
+    assert!(!stderr(&listed).contains(hash));
+
+    let bad = herald(
+        &["pairs", "add", "--api-id", "x1", "--api-hash", hash],
+        &env,
+    );
+    assert!(!bad.status.success());
+    assert_eq!(
+        stderr(&bad).trim_end(),
+        "herald: api_id must be a number (digits only)"
+    );
+
+    std::fs::create_dir_all(dir.path().join("sessions/assigned/9")).unwrap();
+    std::fs::write(dir.path().join("sessions/assigned/9/a.session"), b"x").unwrap();
+    let reconciled = herald(&["reconcile"], &env);
+    assert!(reconciled.status.success(), "{}", stderr(&reconciled));
+    let text = String::from_utf8(reconciled.stdout).unwrap();
+    assert!(text.contains("orphan    a.session"), "{text}");
+    assert!(dir.path().join("sessions/unused/a.session").exists());
+    let listed = herald(&["sessions", "list"], &env);
+    assert!(
+        String::from_utf8(listed.stdout)
+            .unwrap()
+            .starts_with("1 unused, 0 assigned, 0 banned, 0 frozen")
+    );
+}

@@ -1,5 +1,6 @@
 //! The command line: one subcommand per module, each given the validated configuration.
 
+mod pool;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -18,9 +19,23 @@ pub struct Cli {
 enum Command {
     /// Mint an HS256 token with the configured secret (for tests, scripts and newcomers).
     Token(token::TokenArgs),
+    /// The session pool: list sessions by state.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// API_ID/API_HASH pairs: add, list.
+    #[command(subcommand)]
+    Pairs(pool::PairsCommand),
+    /// Bring the session folders in line with users.json; reports, never deletes.
+    Reconcile,
     /// Run one of the benchmarks of BENCHMARKS.md.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsCommand {
+    /// List sessions by state (unused, assigned, banned, frozen).
+    List,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -28,6 +43,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init(config.log_format, &config.log_filter)?;
     match cli.command {
         Command::Token(args) => token::run(&config, &args),
+        Command::Sessions(SessionsCommand::List) => pool::list_sessions(&config),
+        Command::Pairs(command) => runtime()?.block_on(pool::pairs(&config, &command)),
+        Command::Reconcile => runtime()?.block_on(pool::reconcile(&config)),
         Command::Bench(command) => crate::bench::run(&config, command),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
 }
