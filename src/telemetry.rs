@@ -2,6 +2,8 @@
 //! or JSON for machines (`HERALD_LOG_FORMAT`). Never pass a token, api_hash or session string as a
 //! field: nothing here can redact them after the fact.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -14,6 +16,7 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(true);
     let installed = match format {
         LogFormat::Text => builder.try_init(),

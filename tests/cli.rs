@@ -146,3 +146,48 @@ fn pairs_add_and_list_mask_the_hash_and_reconcile_reports() {
             .starts_with("1 unused, 0 assigned, 0 banned, 0 frozen")
     );
 }
+
+#[test]
+fn sessions_import_takes_good_files_and_refuses_bad_ones_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let good = src.path().join("+254708803721.session");
+    herald_session_file::write_telethon(
+        &good,
+        &herald_session_file::SessionCredentials {
+            dc_id: 4,
+            server_address: "149.154.167.91".into(),
+            port: 443,
+            auth_key: herald_session_file::AuthKey::new([4; 256]),
+        },
+    )
+    .unwrap();
+    let bad = src.path().join("junk.session");
+    std::fs::write(&bad, b"not a session").unwrap();
+    let output = herald(
+        &[
+            "sessions",
+            "import",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+        &[("HERALD_DATA_DIR", dir.path().to_str().unwrap())],
+    );
+    assert!(!output.status.success());
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    assert!(
+        text.contains("imported  +254708803721.session (TelethonSqlite)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("refused   ") && text.contains("junk.session is not a usable session"),
+        "{text}"
+    );
+    assert_eq!(stderr(&output).trim_end(), "herald: 1 of 2 files refused");
+    assert!(
+        dir.path()
+            .join("sessions/unused/+254708803721.session")
+            .is_file()
+    );
+    assert!(!dir.path().join("sessions/unused/junk.session").exists());
+}

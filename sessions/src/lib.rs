@@ -13,12 +13,14 @@
 //! - [`admin`]: assign / unassign / ban / release / unsuspend / locate / list by hand.
 //! - [`pairs`]: API pairs: add, retire in place, usage, credentials.
 //! - [`reconcile`]: folders brought in line with users.json, never deleting.
+//! - [`import`]: session files into the pool, validated, 0600, never replacing.
 //! - [`folders`]: the folders on disk and moving a file with its journal.
 
 pub mod admin;
 mod choose;
 mod error;
 pub mod folders;
+pub mod import;
 pub mod pairs;
 pub mod pool;
 pub mod reconcile;
@@ -26,6 +28,8 @@ pub mod reconcile;
 pub use admin::{Located, PoolListing};
 pub use error::SessionsError;
 pub use folders::{Folders, Place, Settled};
+pub use herald_session_file::SessionFormat;
+pub use import::{Imported, MAX_SESSION_FILE_BYTES};
 pub use pairs::{PairCredentials, PairInfo};
 pub use pool::{Assignment, Pool, PoolConfig, Quarantined};
 pub use reconcile::ReconcileReport;

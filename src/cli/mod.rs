@@ -34,16 +34,28 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum SessionsCommand {
+    /// Add session files to sessions/unused/: Telethon .session files, Telethon string sessions
+    /// (a text file) or grammers session files, each validated and stored as a Telethon file.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
     /// List sessions by state (unused, assigned, banned, frozen).
     List,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&Source::from_process()?)?;
-    crate::telemetry::init(config.log_format, &config.log_filter)?;
+    // One-shot commands print their result; their log would only bury it.
+    let default_filter = "warn";
+    crate::telemetry::init(
+        config.log_format,
+        config.log_filter.as_deref().unwrap_or(default_filter),
+    )?;
     match cli.command {
         Command::Token(args) => token::run(&config, &args),
         Command::Sessions(SessionsCommand::List) => pool::list_sessions(&config),
+        Command::Sessions(SessionsCommand::Import { paths }) => pool::import(&config, &paths),
         Command::Pairs(command) => runtime()?.block_on(pool::pairs(&config, &command)),
         Command::Reconcile => runtime()?.block_on(pool::reconcile(&config)),
         Command::Bench(command) => crate::bench::run(&config, command),

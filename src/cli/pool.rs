@@ -67,6 +67,26 @@ pub(crate) async fn pairs(config: &Config, command: &PairsCommand) -> anyhow::Re
     Ok(())
 }
 
+pub(crate) fn import(config: &Config, paths: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let pool = open_pool(config)?;
+    let mut out = std::io::stdout().lock();
+    let mut refused = 0;
+    for path in paths {
+        match pool.import_file(path) {
+            Ok(imported) => writeln!(out, "imported  {} ({:?})", imported.name, imported.format)?,
+            Err(err) => {
+                refused += 1;
+                writeln!(out, "refused   {}: {err}", path.display())?;
+            }
+        }
+    }
+    pool.store().shutdown()?;
+    if refused > 0 {
+        anyhow::bail!("{refused} of {} files refused", paths.len());
+    }
+    Ok(())
+}
+
 pub(crate) fn list_sessions(config: &Config) -> anyhow::Result<()> {
     let pool = open_pool(config)?;
     let listing = pool.listing()?;

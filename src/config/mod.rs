@@ -20,7 +20,7 @@
 //! | `HERALD_SIM_SCENARIO` / `HERALD_SIM_JOURNAL` | built-in / unset | simulator scenario and journal |
 //! | `HERALD_STATS_FLUSH_MS` | `200` | counter group-commit interval (the durability window) |
 //! | `HERALD_LOG_FORMAT` | `text` | `text` or `json` (stderr) |
-//! | `HERALD_LOG` | `info` | log filter (`tracing` env-filter syntax) |
+//! | `HERALD_LOG` | `info` for services, `warn` for one-shot commands | log filter (`tracing` env-filter syntax) |
 //! | `HERALD_CONFIG_FILE` | unset | a `KEY=VALUE` file layered under the environment |
 //!
 //! Any variable may also be given as `<NAME>_FILE` (a path to a 0600 file holding the value).
@@ -74,7 +74,8 @@ pub struct Config {
     pub sim_journal: Option<PathBuf>,
     pub stats_flush_interval: Duration,
     pub log_format: LogFormat,
-    pub log_filter: String,
+    /// `HERALD_LOG`, when set; otherwise each command picks its default.
+    pub log_filter: Option<String>,
 }
 
 impl Config {
@@ -186,7 +187,7 @@ impl Config {
                 1..=60_000,
             )?),
             log_format,
-            log_filter: source.get("HERALD_LOG")?.unwrap_or_else(|| "info".into()),
+            log_filter: source.get("HERALD_LOG")?,
         })
     }
 
