@@ -18,6 +18,15 @@ pub struct Located {
     pub user_id: Option<String>,
 }
 
+/// What `verify` found: where the session is and whether its file is a usable session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub located: Located,
+    pub valid: bool,
+    /// Why the file is not usable, when it is not.
+    pub reason: Option<String>,
+}
+
 /// The pool by state, for `sessions list`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolListing {
@@ -98,6 +107,23 @@ impl Pool {
             exists: found.contains(&place),
             place: Some(place),
             user_id,
+        })
+    }
+
+    /// Where the session is, and whether its file decodes as a valid session.
+    pub fn verify(&self, session: &str) -> Result<Verified, SessionsError> {
+        let located = self.locate(session)?;
+        let (valid, reason) = match self.current_file(session)? {
+            None => (false, Some("file not found".to_owned())),
+            Some(path) => match herald_session_file::detect_and_read(path.as_path()) {
+                Ok(_) => (true, None),
+                Err(err) => (false, Some(err.to_string())),
+            },
+        };
+        Ok(Verified {
+            located,
+            valid,
+            reason,
         })
     }
 

@@ -25,7 +25,7 @@ pub mod pairs;
 pub mod pool;
 pub mod reconcile;
 
-pub use admin::{Located, PoolListing};
+pub use admin::{Located, PoolListing, Verified};
 pub use error::SessionsError;
 pub use folders::{Folders, Place, Settled};
 pub use herald_session_file::SessionFormat;

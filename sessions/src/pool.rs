@@ -238,9 +238,23 @@ impl Pool {
             if let Some(replacement) = &outcome.replacement {
                 self.settle_logged(replacement, &Place::Assigned(user.to_string()));
             }
+            let masked = mask_session_name(session);
+            let message = match (&outcome.replacement, outcome.suspended) {
+                (_, true) => format!(
+                    "Session {masked} quarantined ({reason}); bot suspended: too many replacements in 24 hours, an admin must lift it"
+                ),
+                (Some(replacement), _) => format!(
+                    "Session {masked} quarantined ({reason}); replaced by {}",
+                    mask_session_name(replacement)
+                ),
+                (None, false) => format!(
+                    "Session {masked} quarantined ({reason}); no replacement left in the pool"
+                ),
+            };
+            self.store.log(user, herald_data::Level::Warning, &message);
             tracing::warn!(
                 user.id = %user,
-                session = %mask_session_name(session),
+                session = %masked,
                 reason,
                 replacement = outcome.replacement.as_deref().map(mask_session_name),
                 suspended = outcome.suspended,

@@ -105,6 +105,11 @@ async fn every_accepted_format_lands_in_unused_as_a_telethon_file_with_mode_0600
         b"journal"
     );
     assert_eq!(pool.listing().unwrap().unused.len(), 3);
+    let verified = pool.verify("grammers account.session").unwrap();
+    assert!(verified.valid && verified.located.exists, "{verified:?}");
+    fs::write(dir.path().join("sessions/unused/broken.session"), b"junk").unwrap();
+    let broken = pool.verify("broken.session").unwrap();
+    assert!(!broken.valid && broken.reason.is_some(), "{broken:?}");
 }
 
 #[tokio::test]
