@@ -1,0 +1,171 @@
+//! What one cycle posts, and from which session: pure functions of the tenant's record, the plan
+//! group file and its live sessions, so a cycle resumed on another worker plans exactly the same.
+//!
+//! Which groups: the plan's group file for the tenant's execution mode when that file has groups,
+//! else the tenant's own `groups` (as the old backend did), minus blocked ones, each once.
+//! Which session: every group to exactly one session, at most `ceil(groups / sessions)` per
+//! session, and the same session as last cycle wherever the sessions did not change (rendezvous
+//! hashing with bounded load: a group goes to its highest-scoring session with room).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use herald_data::{ExecutionMode, User};
+
+/// The groups this cycle posts to, in order, without duplicates or blocked ones.
+pub fn groups_for(user: &User, plan_groups: &[String]) -> Vec<String> {
+    let source = if plan_groups.is_empty() {
+        &user.groups
+    } else {
+        plan_groups
+    };
+    let mut seen = HashSet::new();
+    source
+        .iter()
+        .filter(|g| !user.is_blocked(g) && seen.insert(g.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Each session with the groups it posts to this cycle (sessions without groups are left out).
+pub fn spread(groups: &[String], sessions: &[String]) -> Vec<(String, Vec<String>)> {
+    if sessions.is_empty() {
+        return Vec::new();
+    }
+    let capacity = groups.len().div_ceil(sessions.len());
+    let mut load = vec![0usize; sessions.len()];
+    let mut assigned: Vec<Vec<String>> = vec![Vec::new(); sessions.len()];
+    for group in groups {
+        let mut ranked: Vec<usize> = (0..sessions.len()).collect();
+        ranked.sort_by_key(|&s| std::cmp::Reverse(score(group, &sessions[s])));
+        if let Some(&s) = ranked.iter().find(|&&s| load[s] < capacity) {
+            load[s] += 1;
+            assigned[s].push(group.clone());
+        }
+    }
+    sessions
+        .iter()
+        .cloned()
+        .zip(assigned)
+        .filter(|(_, groups)| !groups.is_empty())
+        .collect()
+}
+
+/// Time between two posts of one session: `delay_between_posts` (never under `floor`), or in
+/// starter mode with `total_cycle_minutes`, that window spread evenly over the session's posts,
+/// never closer than `delay_between_posts`.
+pub fn post_interval(user: &User, posts_of_session: usize, floor_secs: u64) -> Duration {
+    let delay = user.delay_between_posts.max(floor_secs);
+    let spread = match (user.execution_mode, user.total_cycle_minutes) {
+        (ExecutionMode::Starter, Some(minutes)) if minutes > 0 && posts_of_session > 0 => {
+            u64::from(minutes) * 60 / posts_of_session as u64
+        }
+        _ => 0,
+    };
+    Duration::from_secs(delay.max(spread))
+}
+
+/// Time from a cycle's end to the next one's start.
+pub fn cycle_pause(user: &User, floor_secs: u64) -> Duration {
+    Duration::from_secs(user.delay_between_cycles.max(floor_secs))
+}
+
+/// FNV-1a over `group \0 session`: stable across processes and releases, which a std hasher is
+/// not promised to be.
+fn score(group: &str, session: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in group.bytes().chain([0]).chain(session.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_data::BlockedGroup;
+    use proptest::prelude::*;
+
+    fn names(prefix: &str, n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{i}")).collect()
+    }
+
+    #[test]
+    fn plan_groups_win_over_own_groups_and_blocked_ones_are_left_out() {
+        let mut user = User {
+            groups: vec!["-1001".into(), "-1002".into(), "-1001".into()],
+            ..User::default()
+        };
+        assert_eq!(groups_for(&user, &[]), vec!["-1001", "-1002"]);
+        user.blocked_groups.push(BlockedGroup {
+            group: "-1003".into(),
+            reason: "CHAT_WRITE_FORBIDDEN".into(),
+            at: chrono::Utc::now(),
+        });
+        let plan = vec!["-1003".to_owned(), "-1004".to_owned()];
+        assert_eq!(groups_for(&user, &plan), vec!["-1004"]);
+    }
+
+    #[test]
+    fn starter_mode_spreads_posts_over_the_window_but_never_closer_than_the_delay() {
+        let user = User {
+            execution_mode: ExecutionMode::Starter,
+            total_cycle_minutes: Some(10),
+            delay_between_posts: 30,
+            ..User::default()
+        };
+        assert_eq!(post_interval(&user, 4, 5), Duration::from_secs(150));
+        assert_eq!(post_interval(&user, 100, 5), Duration::from_secs(30));
+        let enterprise = User {
+            delay_between_posts: 2,
+            ..User::default()
+        };
+        assert_eq!(
+            post_interval(&enterprise, 4, 5),
+            Duration::from_secs(5),
+            "the floor applies"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn every_group_goes_to_exactly_one_session_with_bounded_load(g in 0usize..120, s in 1usize..12) {
+            let groups = names("-100", g);
+            let sessions = names("s", s);
+            let plan = spread(&groups, &sessions);
+            let mut all: Vec<String> = plan.iter().flat_map(|(_, gs)| gs.clone()).collect();
+            all.sort();
+            let mut expected = groups.clone();
+            expected.sort();
+            prop_assert_eq!(all, expected);
+            let cap = g.div_ceil(s);
+            prop_assert!(plan.iter().all(|(_, gs)| gs.len() <= cap));
+        }
+
+        #[test]
+        fn losing_one_session_moves_few_groups(g in 10usize..80, s in 3usize..10, lost in 0usize..10) {
+            let groups = names("-100", g);
+            let sessions = names("s", s);
+            let before = spread(&groups, &sessions);
+            let gone = sessions[lost % s].clone();
+            let remaining: Vec<String> = sessions.iter().filter(|x| **x != gone).cloned().collect();
+            let after = spread(&groups, &remaining);
+            let owner = |plan: &[(String, Vec<String>)], group: &str| {
+                plan.iter().find(|(_, gs)| gs.iter().any(|x| x == group)).map(|(s, _)| s.clone())
+            };
+            let moved = groups.iter().filter(|grp| owner(&before, grp) != owner(&after, grp)).count();
+            let owned_by_gone = before.iter().find(|(s, _)| *s == gone).map_or(0, |(_, gs)| gs.len());
+            // The lost session's groups must move; capacity changes may move a few more, but most stay.
+            prop_assert!(moved >= owned_by_gone);
+            prop_assert!(moved <= g / 2 + owned_by_gone, "moved {} of {}", moved, g);
+        }
+    }
+
+    #[test]
+    fn the_same_inputs_give_the_same_plan() {
+        let groups = names("-100", 30);
+        let sessions = names("s", 7);
+        assert_eq!(spread(&groups, &sessions), spread(&groups, &sessions));
+    }
+}
