@@ -12,11 +12,13 @@
 //! - `target`, `post`: typed targets and posts with tenant-facing `parse` errors.
 //! - `error`: [`SendError`], the classification table, [`TelegramError`].
 //! - [`grammers`]: the real backend ([`GrammersTelegram`]).
+//! - [`sim`]: the simulated Telegram ([`SimTelegram`]) and its delivery journal.
 
 mod error;
 pub mod grammers;
 mod post;
 mod seam;
+pub mod sim;
 mod target;
 
 pub use error::{SendError, TelegramError, classify_rpc, classify_rpc_with_code};
@@ -26,4 +28,5 @@ pub use seam::{
     ApiCredentials, AttemptLabel, Connection, SessionHandle, Telegram, TelegramConfig,
     mask_session_name,
 };
+pub use sim::{Journal, JournalEntry, Scenario, SimTelegram};
 pub use target::{Target, TargetError};
