@@ -22,10 +22,20 @@ pub struct ApiCredentials {
 }
 
 /// A session to connect, named by its file name (e.g. `+254708803721.session`).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SessionHandle {
     pub name: String,
     pub credentials: SessionCredentials,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    /// Masks the name (a phone number) and shows the credentials redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("name", &self.log_name())
+            .field("credentials", &self.credentials)
+            .finish()
+    }
 }
 
 impl SessionHandle {
@@ -127,5 +137,26 @@ mod tests {
             "917********5 (2).session"
         );
         assert_eq!(mask_session_name("demo-1.session"), "demo-1.session");
+    }
+
+    #[test]
+    fn debug_output_hides_phone_numbers_and_keys() {
+        let handle = SessionHandle {
+            name: "+254708803721.session".into(),
+            credentials: SessionCredentials {
+                dc_id: 4,
+                server_address: "149.154.167.91".into(),
+                port: 443,
+                auth_key: herald_session_file::AuthKey::new([0xAB; 256]),
+            },
+        };
+        let api = ApiCredentials {
+            api_id: 1,
+            api_hash: "0123456789abcdef0123456789abcdef".to_owned().into(),
+        };
+        let text = format!("{handle:?} {api:?}");
+        assert!(!text.contains("708803"), "{text}");
+        assert!(!text.contains("171"), "{text}");
+        assert!(!text.contains("0123456789abcdef"), "{text}");
     }
 }
