@@ -58,9 +58,10 @@ create table update_state (
 
 /// Reads and validates the login stored in a Telethon `.session` file.
 ///
-/// Opens the file read-only; a `-journal` beside it is tolerated (see
-/// [`crate::sqlite`]). Telethon keeps exactly one row in `sessions`; if a file
-/// holds several, the first by `dc_id` is taken, as Telethon's `fetchone` does.
+/// Opens the file read-only and never writes it. A hot `-journal` beside it
+/// (a Telethon that crashed mid-write) is rolled back in a private copy.
+/// Telethon keeps exactly one row in `sessions`; if a file holds several, the
+/// first by `dc_id` is taken, as Telethon's `fetchone` does.
 pub fn read_telethon(path: impl AsRef<Path>) -> Result<SessionCredentials, SessionFileError> {
     with_read_only(path.as_ref(), read_connection)
 }

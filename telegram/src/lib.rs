@@ -1,1 +1,32 @@
-//! placeholder
+//! Herald's seam to Telegram: one trait, a grammers adapter and a simulator.
+//!
+//! Owns what Herald sends ([`Target`], [`Post`]), how failures are classified
+//! ([`SendError`], [`classify_rpc`]) and the backends behind [`Telegram`]. It
+//! never decides what to do about a failure (the worker does, from the class
+//! alone), never reads configuration from the environment (the binary wires
+//! [`TelegramConfig`] and scenario paths), and never logs a key, an api_hash
+//! or an unmasked session name.
+//!
+//! # Layout
+//! - `seam`: [`Telegram`], [`Connection`] and the values crossing them.
+//! - `target`, `post`: typed targets and posts with tenant-facing `parse` errors.
+//! - `error`: [`SendError`], the classification table, [`TelegramError`].
+//! - [`grammers`]: the real backend ([`GrammersTelegram`]).
+//! - [`sim`]: the simulated Telegram ([`SimTelegram`]) and its delivery journal.
+
+mod error;
+pub mod grammers;
+mod post;
+mod seam;
+pub mod sim;
+mod target;
+
+pub use error::{SendError, TelegramError, classify_rpc, classify_rpc_with_code};
+pub use grammers::GrammersTelegram;
+pub use post::{MAX_TEXT_CHARS, Post, PostError, PostType};
+pub use seam::{
+    ApiCredentials, AttemptLabel, Connection, SessionHandle, Telegram, TelegramConfig,
+    mask_session_name,
+};
+pub use sim::{Journal, JournalEntry, Scenario, SimTelegram};
+pub use target::{Target, TargetError};

@@ -1,0 +1,349 @@
+//! One grammers client for one session: bounded calls, target cache, send, forward.
+//!
+//! Owns the sender-pool task's lifetime and the per-connection cache of
+//! resolved peers. Must never let a call run unbounded (grammers has no
+//! timeout and a silent peer blocks its whole pool) and never keep using a
+//! pool after a call timed out on it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use grammers_client::Client;
+use grammers_client::message::InputMessage;
+use grammers_client::tl;
+use grammers_mtsender::{ConnectionParams, InvocationError, SenderPool};
+use grammers_session::Session;
+use grammers_session::storages::MemorySession;
+use grammers_session::types::{PeerId, PeerRef};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::errors::{ReturnFloodWaits, classify_invocation_error};
+use super::session::seed;
+use crate::error::classify_rpc;
+use crate::{ApiCredentials, AttemptLabel, Post, SendError, SessionHandle, Target, TelegramConfig};
+
+/// Longest wait for the pool to close its sockets on disconnect.
+const QUIT_GRACE: Duration = Duration::from_secs(2);
+
+pub(crate) struct GrammersConnection {
+    log_name: String,
+    client: Client,
+    session: Arc<MemorySession>,
+    runner: Option<JoinHandle<()>>,
+    call_timeout: Duration,
+    /// `Target::key()` (and `@channel` of link sources) to resolved peer.
+    peers: HashMap<String, PeerRef>,
+    dialogs_scanned: bool,
+    /// Set when a call timed out or panicked: the pool may be stuck on a silent
+    /// peer, so every later call fails fast and the worker reconnects.
+    broken: bool,
+}
+
+impl GrammersConnection {
+    /// Starts a sender pool and proves the session with one cheap authorized call.
+    pub(crate) async fn open(
+        handle: SessionHandle,
+        api: ApiCredentials,
+        config: &TelegramConfig,
+    ) -> Result<Self, SendError> {
+        let seeded = seed(&handle.credentials)?;
+        let session = Arc::new(MemorySession::from(seeded.data));
+        let params = ConnectionParams {
+            use_ipv6: seeded.use_ipv6,
+            retry_policy: Box::new(ReturnFloodWaits),
+            ..ConnectionParams::default()
+        };
+        let SenderPool {
+            runner,
+            handle: pool_handle,
+            updates,
+        } = SenderPool::with_configuration(Arc::clone(&session), api.api_id, params);
+        // Herald reads no updates; a closed channel makes the pool stop forwarding them.
+        drop(updates);
+        let client = Client::new(pool_handle);
+        let mut conn = Self {
+            log_name: handle.log_name(),
+            client,
+            session,
+            runner: Some(tokio::spawn(runner.run())),
+            call_timeout: config.call_timeout,
+            peers: HashMap::new(),
+            dialogs_scanned: false,
+            broken: false,
+        };
+        // grammers dials lazily; one authorized call now makes a dead session or
+        // an unreachable DC fail at connect rather than at the first post.
+        let client = conn.client.clone();
+        conn.call("connect", async move {
+            client
+                .invoke(&tl::functions::updates::GetState {})
+                .await
+                .map(|_| ())
+        })
+        .await?;
+        tracing::debug!(session = %conn.log_name, "connected");
+        Ok(conn)
+    }
+
+    /// Runs one grammers call in its own task under the call timeout.
+    ///
+    /// The task isolates grammers' internal `panic!`s on unexpected replies.
+    async fn call<T: Send + 'static>(
+        &mut self,
+        what: &'static str,
+        call: impl Future<Output = Result<T, InvocationError>> + Send + 'static,
+    ) -> Result<T, SendError> {
+        if self.broken {
+            return Err(SendError::Transient);
+        }
+        let task = tokio::spawn(call);
+        let abort = task.abort_handle();
+        match tokio::time::timeout(self.call_timeout, task).await {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(error))) => {
+                let class = classify_invocation_error(&error);
+                tracing::debug!(session = %self.log_name, call = what, %error, class = class.kind(), "telegram call failed");
+                Err(class)
+            }
+            Ok(Err(join_error)) => {
+                tracing::warn!(session = %self.log_name, call = what, error = %join_error, "grammers call panicked");
+                self.break_pool();
+                Err(SendError::Other {
+                    code: "CLIENT_PANIC".into(),
+                })
+            }
+            Err(_elapsed) => {
+                abort.abort();
+                tracing::debug!(session = %self.log_name, call = what, timeout_ms = self.call_timeout.as_millis() as u64, "telegram call timed out");
+                self.break_pool();
+                Err(SendError::Transient)
+            }
+        }
+    }
+
+    fn break_pool(&mut self) {
+        self.broken = true;
+        if let Some(runner) = self.runner.take() {
+            runner.abort();
+        }
+    }
+
+    async fn resolve(&mut self, target: &Target) -> Result<PeerRef, SendError> {
+        match target {
+            Target::Username(name) => self.resolve_username(name).await,
+            Target::ChannelId(_) => self.resolve_channel(target).await,
+        }
+    }
+
+    async fn resolve_username(&mut self, name: &str) -> Result<PeerRef, SendError> {
+        let key = format!("@{}", name.to_ascii_lowercase());
+        if let Some(peer) = self.peers.get(&key) {
+            return Ok(*peer);
+        }
+        let client = self.client.clone();
+        let username = name.to_owned();
+        let found = self
+            .call("resolve_username", async move {
+                match client.resolve_username(&username).await? {
+                    Some(peer) => peer.to_ref().await.map_err(InvocationError::Session),
+                    None => Ok(None),
+                }
+            })
+            .await?
+            .ok_or(SendError::TargetNotFound)?;
+        self.peers.insert(key, found);
+        Ok(found)
+    }
+
+    /// A channel id carries no access hash; it is found among the account's
+    /// dialogs (which the account is in, if it may post there), scanned once
+    /// per connection into the session's peer cache.
+    async fn resolve_channel(&mut self, target: &Target) -> Result<PeerRef, SendError> {
+        let key = target.key();
+        if let Some(peer) = self.peers.get(&key) {
+            return Ok(*peer);
+        }
+        let id = target
+            .bare_channel_id()
+            .and_then(PeerId::channel)
+            .ok_or(SendError::TargetNotFound)?;
+        if !self.dialogs_scanned {
+            let client = self.client.clone();
+            self.call("iter_dialogs", async move {
+                let mut dialogs = client.iter_dialogs();
+                while dialogs.next().await?.is_some() {}
+                Ok(())
+            })
+            .await?;
+            self.dialogs_scanned = true;
+        }
+        let found = self
+            .session
+            .peer_ref(id)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(SendError::TargetNotFound)?;
+        self.peers.insert(key, found);
+        Ok(found)
+    }
+
+    async fn send_post(&mut self, target: &Target, post: &Post) -> Result<(), SendError> {
+        let destination = self.resolve(target).await?;
+        let client = self.client.clone();
+        match post {
+            Post::Text(text) => {
+                // Telethon, the old backend's client, previews links by default.
+                let message = InputMessage::new().text(text.clone()).link_preview(true);
+                self.call("send_message", async move {
+                    delivered(client.send_message(destination, message).await.map(|_| ()))
+                })
+                .await
+            }
+            Post::Link {
+                channel,
+                message_id,
+            } => {
+                let source = self
+                    .resolve_username(channel)
+                    .await
+                    .map_err(source_problem)?;
+                let ids = [*message_id];
+                self.call("forward_messages", async move {
+                    delivered(
+                        client
+                            .forward_messages(destination, &ids, source)
+                            .await
+                            .map(|_| ()),
+                    )
+                })
+                .await
+            }
+        }
+    }
+
+    pub(crate) async fn send(
+        &mut self,
+        target: &Target,
+        post: &Post,
+        label: &AttemptLabel,
+    ) -> Result<(), SendError> {
+        let span = tracing::debug_span!(
+            "telegram.send",
+            session = %self.log_name,
+            user.id = %label.user_id,
+            cycle = label.cycle,
+            target = %target,
+            post_type = %post.post_type(),
+        );
+        self.send_post(target, post).instrument(span).await
+    }
+
+    pub(crate) async fn is_authorized(&mut self) -> Result<bool, SendError> {
+        let client = self.client.clone();
+        self.call("is_authorized", async move {
+            match client.invoke(&tl::functions::updates::GetState {}).await {
+                Ok(_) => Ok(true),
+                // 401s that are not a dead session (SESSION_PASSWORD_NEEDED:
+                // a login stopped at its second factor) mean "not signed in".
+                Err(InvocationError::Rpc(e))
+                    if e.code == 401
+                        && !matches!(
+                            classify_rpc(&e.name, e.value),
+                            SendError::SessionDead { .. }
+                        ) =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    pub(crate) async fn disconnect(mut self) {
+        self.client.disconnect();
+        if let Some(mut runner) = self.runner.take()
+            && tokio::time::timeout(QUIT_GRACE.min(self.call_timeout), &mut runner)
+                .await
+                .is_err()
+        {
+            runner.abort();
+        }
+        tracing::debug!(session = %self.log_name, "disconnected");
+    }
+}
+
+impl Drop for GrammersConnection {
+    fn drop(&mut self) {
+        // A connection dropped without disconnect (a cancelled worker task)
+        // must not leave its pool and sockets running.
+        if let Some(runner) = self.runner.take() {
+            runner.abort();
+        }
+    }
+}
+
+/// Telegram answers RANDOM_ID_DUPLICATE when a retried request had already
+/// been delivered: that is a success, and reporting it as a failure would
+/// make the worker post again.
+fn delivered(result: Result<(), InvocationError>) -> Result<(), InvocationError> {
+    match result {
+        Err(e) if e.is("RANDOM_ID_DUPLICATE") => Ok(()),
+        other => other,
+    }
+}
+
+/// A link post's source channel that cannot be found or read is a problem of
+/// the post, not of the target chat: it must not make the worker give up the target.
+fn source_problem(error: SendError) -> SendError {
+    match error {
+        SendError::TargetNotFound => SendError::Other {
+            code: "SOURCE_CHANNEL_NOT_FOUND".into(),
+        },
+        SendError::WriteForbidden { code } => SendError::Other { code },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use grammers_mtsender::RpcError;
+
+    use super::*;
+
+    #[test]
+    fn a_duplicate_random_id_means_delivered() {
+        let dup = InvocationError::Rpc(RpcError::from(tl::types::RpcError {
+            error_code: 400,
+            error_message: "RANDOM_ID_DUPLICATE".into(),
+        }));
+        assert!(delivered(Err(dup)).is_ok());
+        assert!(delivered(Err(InvocationError::InvalidDc)).is_err());
+    }
+
+    #[test]
+    fn source_channel_failures_do_not_blame_the_target() {
+        assert_eq!(
+            source_problem(SendError::TargetNotFound),
+            SendError::Other {
+                code: "SOURCE_CHANNEL_NOT_FOUND".into()
+            }
+        );
+        assert_eq!(
+            source_problem(SendError::WriteForbidden {
+                code: "CHANNEL_PRIVATE".into()
+            }),
+            SendError::Other {
+                code: "CHANNEL_PRIVATE".into()
+            }
+        );
+        assert_eq!(
+            source_problem(SendError::FloodWait { secs: 3 }),
+            SendError::FloodWait { secs: 3 }
+        );
+    }
+}

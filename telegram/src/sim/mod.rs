@@ -1,0 +1,200 @@
+//! A simulated Telegram (`HERALD_TELEGRAM=sim`), deterministic from a seed.
+//!
+//! Owns a [`Telegram`] that behaves like Telegram where abuse is concerned and
+//! fails as a [`Scenario`] says, plus the [`Journal`] tests judge runs by. It
+//! never sends anything anywhere and no test or document may claim it reached
+//! Telegram.
+//!
+//! Behaviour:
+//! - Outcomes are a pure function of (seed, session, target, the session's
+//!   n-th attempt), so concurrency does not change them.
+//! - A session connected twice at once (threads or processes) is killed:
+//!   the second connect fails with `SessionDead{AUTH_KEY_DUPLICATED}`, so does
+//!   every later call of the first, and the session stays dead for good.
+//! - A call inside a flood wait the account was told about fails again with
+//!   the remaining wait and is journaled with a violation; likewise slow mode
+//!   per chat, calls after PEER_FLOOD, posts to a chat the account was told is
+//!   forbidden, and calls on a session it was told is dead.
+//! - Sessions die after N accepted posts or at a rate, and stay dead.
+//! - A hanging call waits until [`TelegramConfig::call_timeout`] and fails as
+//!   `Transient`, as the grammers adapter does; the caller's own timeout
+//!   cancels it earlier (and the attempt is still journaled).
+//!
+//! Cross-process state lives in a shared directory (see `state`): pass the
+//! same directory to every worker's simulator, or let it default to
+//! `<journal>.state/` beside a shared journal.
+//!
+//! # Layout
+//! - [`scenario`]: the scenario format (documented there) and its validation.
+//! - [`journal`]: the delivery journal.
+//! - `state`: locks, dead markers and per-session memory in the shared directory.
+//! - `connection`: judging, timing and journaling one attempt.
+//! - `draw`: deterministic draws, session globs, the simulated clock.
+
+mod connection;
+mod draw;
+pub mod journal;
+pub mod scenario;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use journal::{Journal, JournalEntry, Outcome, Violation};
+pub use scenario::Scenario;
+
+use crate::{
+    ApiCredentials, AttemptLabel, Connection, Post, SendError, SessionHandle, Target, Telegram,
+    TelegramConfig, TelegramError,
+};
+
+/// The error name Telegram kills a session with when it is used twice at once.
+const DUPLICATED: &str = "AUTH_KEY_DUPLICATED";
+
+pub(crate) struct SimInner {
+    pub(crate) scenario: Scenario,
+    pub(crate) journal: Option<Journal>,
+    pub(crate) state: state::StateDir,
+    pub(crate) config: TelegramConfig,
+    pub(crate) clock: draw::SimClock,
+}
+
+/// The simulated [`Telegram`]. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct SimTelegram {
+    inner: Arc<SimInner>,
+}
+
+impl std::fmt::Debug for SimTelegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimTelegram")
+            .field("seed", &self.inner.scenario.seed)
+            .field("state_dir", &self.inner.state.root())
+            .field("journal", &self.inner.journal.as_ref().map(Journal::path))
+            .finish()
+    }
+}
+
+impl SimTelegram {
+    /// A simulator with the default [`TelegramConfig`].
+    ///
+    /// State is kept in `shared_state_dir`, else in `<journal>.state/` beside
+    /// the journal, else in a private temporary directory (one process only).
+    pub fn new(
+        scenario: Scenario,
+        journal: Option<Journal>,
+        shared_state_dir: Option<PathBuf>,
+    ) -> Result<Self, TelegramError> {
+        Self::with_config(
+            scenario,
+            journal,
+            shared_state_dir,
+            TelegramConfig::default(),
+        )
+    }
+
+    /// Like [`SimTelegram::new`], with a given config (call timeout).
+    pub fn with_config(
+        scenario: Scenario,
+        journal: Option<Journal>,
+        shared_state_dir: Option<PathBuf>,
+        config: TelegramConfig,
+    ) -> Result<Self, TelegramError> {
+        scenario.validate()?;
+        let dir =
+            shared_state_dir.or_else(|| journal.as_ref().map(|j| default_state_dir(j.path())));
+        Ok(Self {
+            inner: Arc::new(SimInner {
+                scenario,
+                journal,
+                state: state::StateDir::open(dir)?,
+                config,
+                clock: draw::SimClock::new(),
+            }),
+        })
+    }
+
+    /// The directory holding the shared state.
+    pub fn state_dir(&self) -> &Path {
+        self.inner.state.root()
+    }
+
+    /// The error name that killed `session`, if the simulator holds it dead.
+    pub fn dead_code(&self, session: &str) -> Option<String> {
+        self.inner.state.dead_code(session)
+    }
+}
+
+fn default_state_dir(journal: &Path) -> PathBuf {
+    let mut name = journal
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".state");
+    journal.with_file_name(name)
+}
+
+#[async_trait]
+impl Telegram for SimTelegram {
+    async fn connect(
+        &self,
+        session: SessionHandle,
+        _api: ApiCredentials,
+    ) -> Result<Box<dyn Connection>, SendError> {
+        let log_name = session.log_name();
+        if let Some(code) = self.inner.state.dead_code(&session.name) {
+            return Err(SendError::SessionDead { code });
+        }
+        let lock = match self.inner.state.try_lock(&session.name) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                tracing::warn!(session = %log_name, "simulated Telegram: session used from two connections; killing it");
+                if let Err(e) = self.inner.state.mark_dead(&session.name, DUPLICATED) {
+                    tracing::warn!(session = %log_name, error = %e, "simulator could not record a dead session");
+                }
+                return Err(SendError::SessionDead {
+                    code: DUPLICATED.into(),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(session = %log_name, error = %e, "simulator could not take a session lock");
+                return Err(SendError::Transient);
+            }
+        };
+        let faults = self.inner.scenario.faults_for(&session.name);
+        let state = self.inner.state.load(&session.name);
+        Ok(Box::new(SimConn(connection::SimConnection {
+            inner: Arc::clone(&self.inner),
+            name: session.name,
+            log_name,
+            _lock: lock,
+            state,
+            faults,
+        })))
+    }
+}
+
+struct SimConn(connection::SimConnection);
+
+#[async_trait]
+impl Connection for SimConn {
+    async fn send(
+        &mut self,
+        target: &Target,
+        post: &Post,
+        label: &AttemptLabel,
+    ) -> Result<(), SendError> {
+        self.0.send(target, post, label).await
+    }
+
+    async fn is_authorized(&mut self) -> Result<bool, SendError> {
+        self.0.is_authorized()
+    }
+
+    async fn disconnect(self: Box<Self>) {
+        // Dropping releases the flock; the state was saved after each attempt.
+        drop(self);
+    }
+}

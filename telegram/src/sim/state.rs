@@ -1,0 +1,194 @@
+//! What the simulated Telegram remembers about each session, shared by every
+//! process of a run through one directory.
+//!
+//! Owns the directory layout: `locks/<session>.lock` (an exclusive `flock` held
+//! by the one live connection), `sessions/<session>.dead` (the error that killed
+//! it, written once, never removed) and `sessions/<session>.json` (counters and
+//! deadlines, written only by the lock holder, atomically by rename). Must never
+//! block on a lock: a second connection is Telegram's AUTH_KEY_DUPLICATED, not a
+//! wait. The kernel drops a dead process's `flock`, as a killed worker should.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::draw::fnv1a;
+use crate::TelegramError;
+
+/// Per-session memory; epoch milliseconds on the simulator's clock.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct SessionState {
+    /// Send attempts so far; the n-th attempt's draws depend on n.
+    pub(crate) attempts: u64,
+    /// Posts accepted so far, for `die_after_posts`.
+    pub(crate) posts: u64,
+    /// The account was told FLOOD_WAIT and may not call before this.
+    pub(crate) flood_until_ms: Option<i64>,
+    /// Per target key: the account was told SLOWMODE_WAIT for that chat.
+    pub(crate) slow_until_ms: BTreeMap<String, i64>,
+    /// Target keys the account was told it may not write in.
+    pub(crate) forbidden_told: BTreeSet<String>,
+    /// Told PEER_FLOOD; Telegram lifts it after an undefined time, the simulator never.
+    pub(crate) peer_flooded: bool,
+    /// Told the session is dead.
+    pub(crate) dead_told: bool,
+}
+
+/// The shared state directory (or a private temporary one).
+#[derive(Debug)]
+pub(crate) struct StateDir {
+    root: PathBuf,
+    /// Keeps a private directory alive as long as the simulator; `None` when shared.
+    _private: Option<tempfile::TempDir>,
+}
+
+impl StateDir {
+    /// Uses `dir` (created if missing) or, without one, a private temporary directory.
+    pub(crate) fn open(dir: Option<PathBuf>) -> Result<Self, TelegramError> {
+        let (root, private) = match dir {
+            Some(dir) => (dir, None),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("herald-sim-state")
+                    .tempdir()
+                    .map_err(TelegramError::State)?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        for sub in ["locks", "sessions"] {
+            std::fs::create_dir_all(root.join(sub)).map_err(TelegramError::State)?;
+        }
+        Ok(Self {
+            root,
+            _private: private,
+        })
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, sub: &str, name: &str, ext: &str) -> PathBuf {
+        self.root
+            .join(sub)
+            .join(format!("{}.{ext}", file_stem(name)))
+    }
+
+    /// Takes the session's connection lock; `Ok(None)` when another
+    /// connection, in this process or another, holds it.
+    pub(crate) fn try_lock(&self, name: &str) -> std::io::Result<Option<File>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path("locks", name, "lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// The code that killed the session, if it is dead.
+    pub(crate) fn dead_code(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.path("sessions", name, "dead"))
+            .ok()
+            .map(|code| code.trim().to_owned())
+            .filter(|code| !code.is_empty())
+    }
+
+    /// Records the session's death; the first recorded cause stays.
+    pub(crate) fn mark_dead(&self, name: &str, code: &str) -> std::io::Result<()> {
+        let path = self.path("sessions", name, "dead");
+        let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        file.write_all(code.as_bytes())?;
+        file.sync_all()
+    }
+
+    /// The session's memory; empty when never used. A damaged file (a crash
+    /// mid-write cannot produce one, the rename is atomic) reads as empty.
+    pub(crate) fn load(&self, name: &str) -> SessionState {
+        std::fs::read(self.path("sessions", name, "json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Saves the session's memory; only the lock holder calls this.
+    pub(crate) fn save(&self, name: &str, state: &SessionState) -> std::io::Result<()> {
+        let path = self.path("sessions", name, "json");
+        let temp = path.with_extension("json.tmp");
+        std::fs::write(&temp, serde_json::to_vec(state)?)?;
+        std::fs::rename(&temp, &path)
+    }
+}
+
+/// A file name for any session name: a readable prefix plus a hash of the
+/// whole name, so `a b.session` and `a_b.session` never share state.
+fn file_stem(name: &str) -> String {
+    let readable: String = name
+        .chars()
+        .take(60)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{readable}-{:016x}", fnv1a(&[name.as_bytes()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_lock_holder_at_a_time_even_within_a_process() {
+        let dir = StateDir::open(None).expect("open");
+        let first = dir.try_lock("a.session").expect("lock");
+        assert!(first.is_some());
+        assert!(dir.try_lock("a.session").expect("lock").is_none());
+        assert!(dir.try_lock("b.session").expect("lock").is_some());
+        drop(first);
+        assert!(dir.try_lock("a.session").expect("lock").is_some());
+    }
+
+    #[test]
+    fn death_is_recorded_once_and_kept() {
+        let dir = StateDir::open(None).expect("open");
+        assert_eq!(dir.dead_code("a.session"), None);
+        dir.mark_dead("a.session", "AUTH_KEY_DUPLICATED")
+            .expect("mark");
+        dir.mark_dead("a.session", "USER_DEACTIVATED")
+            .expect("mark");
+        assert_eq!(
+            dir.dead_code("a.session").as_deref(),
+            Some("AUTH_KEY_DUPLICATED")
+        );
+    }
+
+    #[test]
+    fn state_round_trips_and_names_never_collide() {
+        let dir = StateDir::open(None).expect("open");
+        let mut state = SessionState {
+            attempts: 3,
+            ..SessionState::default()
+        };
+        state.slow_until_ms.insert("@group".into(), 99);
+        dir.save("a b.session", &state).expect("save");
+        assert_eq!(dir.load("a b.session"), state);
+        assert_eq!(dir.load("a_b.session"), SessionState::default());
+        assert_ne!(file_stem("a b"), file_stem("a_b"));
+        assert!(!file_stem("../../etc/passwd").contains('/'));
+    }
+}
