@@ -1,1 +1,29 @@
-//! placeholder
+//! Herald's jobs: the two job types, the queue that carries them, and the coordination state the
+//! scheduler, workers and API share. Each has a Redis backend (several processes) and an
+//! in-process one (`herald all`), behind one API.
+//!
+//! # Layout
+//! - [`command`], [`cycle`]: the job types, one file each.
+//! - [`queue`]: push and consume jobs.
+//! - [`coord`]: leases, permits, schedule, cycles in flight, checkpoints, pauses, replies.
+//! - [`clock`]: "now" that follows tokio's (pausable) clock.
+//!
+//! Durable truth is not kept here: losing Redis loses only what the coord module lists.
+
+pub mod clock;
+pub mod command;
+pub mod coord;
+pub mod cycle;
+mod error;
+pub mod queue;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use command::{Command, CommandAction, CommandOutcome, CommandReply, RefusalReason};
+pub use coord::{
+    CancelOutcome, Claim, CoordConfig, Coordination, CycleState, InFlight, Liveness, RedisConfig,
+    ReplyWaiter,
+};
+pub use cycle::Cycle;
+pub use error::{JobError, JobsError};
+pub use queue::{ConsumerLimits, Handler, Queue, QueueDepth, handler};

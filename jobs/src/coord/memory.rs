@@ -1,0 +1,493 @@
+//! The in-memory coordination backend: one process, one mutex, tokio's clock (so tests can pause
+//! time). Mirrors the Redis backend's semantics operation by operation; the shared test suite
+//! holds both to the same behaviour.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, oneshot};
+
+use super::zset::ZSet;
+use super::{CancelOutcome, Claim, CoordConfig, InFlight};
+use crate::JobsError;
+use crate::clock;
+use crate::command::CommandReply;
+use crate::cycle::Cycle;
+
+#[derive(Debug)]
+struct Lease {
+    holder: String,
+    expires: DateTime<Utc>,
+    renewed: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+struct CycleRecord {
+    cycle_no: u64,
+    holder: Option<String>,
+    lease_until: DateTime<Utc>,
+    renewed: Option<DateTime<Utc>>,
+    due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    leases: HashMap<String, Lease>,
+    last_renewal: HashMap<String, DateTime<Utc>>,
+    permits: HashMap<String, HashMap<String, DateTime<Utc>>>,
+    schedule: ZSet<DateTime<Utc>>,
+    inflight: ZSet<DateTime<Utc>>,
+    cycle_numbers: HashMap<String, u64>,
+    cycles: HashMap<String, CycleRecord>,
+    checkpoints: HashMap<(String, u64), Vec<(String, String)>>,
+    pauses: HashMap<String, DateTime<Utc>>,
+    replies: HashMap<String, (CommandReply, DateTime<Utc>)>,
+    waiters: HashMap<String, oneshot::Sender<CommandReply>>,
+    epoch: Option<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct Memory {
+    config: CoordConfig,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+fn after(d: Duration) -> DateTime<Utc> {
+    clock::now() + d
+}
+
+impl Memory {
+    pub(super) fn new(config: CoordConfig) -> Memory {
+        Memory {
+            config,
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) async fn lease_acquire(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        let now = clock::now();
+        let mut state = self.state();
+        let free = state
+            .leases
+            .get(key)
+            .is_none_or(|l| l.expires <= now || l.holder == holder);
+        if free {
+            state.leases.insert(
+                key.to_owned(),
+                Lease {
+                    holder: holder.to_owned(),
+                    expires: now + ttl,
+                    renewed: now,
+                },
+            );
+            state.last_renewal.insert(key.to_owned(), now);
+        }
+        Ok(free)
+    }
+
+    pub(super) async fn lease_renew(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        let now = clock::now();
+        let mut state = self.state();
+        let held = match state.leases.get_mut(key) {
+            Some(lease) if lease.holder == holder && lease.expires > now => {
+                lease.expires = now + ttl;
+                lease.renewed = now;
+                true
+            }
+            _ => false,
+        };
+        if held {
+            state.last_renewal.insert(key.to_owned(), now);
+        }
+        Ok(held)
+    }
+
+    pub(super) async fn lease_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
+        let mut state = self.state();
+        if state.leases.get(key).is_some_and(|l| l.holder == holder) {
+            state.leases.remove(key);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn lease_renewed_at(
+        &self,
+        key: &str,
+    ) -> Result<Option<DateTime<Utc>>, JobsError> {
+        let state = self.state();
+        let live = state
+            .leases
+            .get(key)
+            .filter(|l| l.expires > clock::now())
+            .map(|l| l.renewed);
+        Ok(live.or_else(|| state.last_renewal.get(key).copied()))
+    }
+
+    pub(super) async fn permit_acquire(
+        &self,
+        key: &str,
+        holder: &str,
+        limit: u32,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        let now = clock::now();
+        let mut state = self.state();
+        let permits = state.permits.entry(key.to_owned()).or_default();
+        permits.retain(|_, expires| *expires > now);
+        if permits.contains_key(holder) || permits.len() < limit as usize {
+            permits.insert(holder.to_owned(), now + ttl);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    pub(super) async fn permit_renew(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        let now = clock::now();
+        let mut state = self.state();
+        match state.permits.get_mut(key).and_then(|p| p.get_mut(holder)) {
+            Some(expires) if *expires > now => {
+                *expires = now + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    pub(super) async fn permit_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
+        if let Some(permits) = self.state().permits.get_mut(key) {
+            permits.remove(holder);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn permit_count(&self, key: &str) -> Result<u32, JobsError> {
+        let now = clock::now();
+        Ok(self
+            .state()
+            .permits
+            .get(key)
+            .map_or(0, |p| p.values().filter(|e| **e > now).count() as u32))
+    }
+
+    pub(super) async fn schedule(&self, user: &str, at: DateTime<Utc>) -> Result<(), JobsError> {
+        self.state().schedule.insert(user, at);
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    pub(super) async fn unschedule(&self, user: &str) -> Result<bool, JobsError> {
+        Ok(self.state().schedule.remove(user))
+    }
+
+    pub(super) async fn next_run(&self, user: &str) -> Result<Option<DateTime<Utc>>, JobsError> {
+        Ok(self.state().schedule.score(user))
+    }
+
+    pub(super) async fn earliest(&self) -> Result<Option<DateTime<Utc>>, JobsError> {
+        Ok(self.state().schedule.first())
+    }
+
+    pub(super) async fn wait_for_change(&self, max: Duration) {
+        let _ = tokio::time::timeout(max, self.changed.notified()).await;
+    }
+
+    pub(super) async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Cycle>, JobsError> {
+        let deadline = after(self.config.claim_timeout);
+        let mut state = self.state();
+        let due = state.schedule.up_to(now, limit);
+        let mut cycles = Vec::with_capacity(due.len());
+        for (user, due_at) in due {
+            state.schedule.remove(&user);
+            let number = state.cycle_numbers.entry(user.clone()).or_default();
+            *number += 1;
+            let cycle_no = *number;
+            state.inflight.insert(&user, deadline);
+            state.cycles.insert(
+                user.clone(),
+                CycleRecord {
+                    cycle_no,
+                    holder: None,
+                    lease_until: deadline,
+                    renewed: None,
+                    due_at,
+                },
+            );
+            cycles.push(Cycle {
+                user_id: user,
+                cycle_no,
+                due_at,
+            });
+        }
+        Ok(cycles)
+    }
+
+    pub(super) async fn clear_schedule(&self) -> Result<(), JobsError> {
+        self.state().schedule.clear();
+        Ok(())
+    }
+
+    pub(super) async fn claim_cycle(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Claim, JobsError> {
+        let now = clock::now();
+        let mut state = self.state();
+        let Some(record) = state
+            .cycles
+            .get_mut(user)
+            .filter(|r| r.cycle_no == cycle_no)
+        else {
+            return Ok(Claim::NotInFlight);
+        };
+        if record.holder.as_deref().is_some_and(|h| h != holder) && record.lease_until > now {
+            return Ok(Claim::HeldByOther);
+        }
+        record.holder = Some(holder.to_owned());
+        record.lease_until = now + ttl;
+        record.renewed = Some(now);
+        state.inflight.insert(user, now + ttl);
+        Ok(Claim::Claimed)
+    }
+
+    pub(super) async fn renew_cycle(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        let now = clock::now();
+        let mut state = self.state();
+        let Some(record) = state
+            .cycles
+            .get_mut(user)
+            .filter(|r| r.cycle_no == cycle_no && r.holder.as_deref() == Some(holder))
+        else {
+            return Ok(false);
+        };
+        record.lease_until = now + ttl;
+        record.renewed = Some(now);
+        state.inflight.insert(user, now + ttl);
+        Ok(true)
+    }
+
+    pub(super) async fn finish_cycle(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        holder: &str,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, JobsError> {
+        let mut state = self.state();
+        let owned = state
+            .cycles
+            .get(user)
+            .is_some_and(|r| r.cycle_no == cycle_no && r.holder.as_deref() == Some(holder));
+        if !owned {
+            return Ok(false);
+        }
+        state.cycles.remove(user);
+        state.inflight.remove(user);
+        state.checkpoints.remove(&(user.to_owned(), cycle_no));
+        if let Some(at) = next_run_at {
+            state.schedule.insert(user, at);
+        }
+        drop(state);
+        self.changed.notify_waiters();
+        Ok(true)
+    }
+
+    pub(super) async fn release_cycle(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        holder: &str,
+    ) -> Result<(), JobsError> {
+        let now = clock::now();
+        let mut state = self.state();
+        if let Some(record) = state
+            .cycles
+            .get_mut(user)
+            .filter(|r| r.cycle_no == cycle_no && r.holder.as_deref() == Some(holder))
+        {
+            record.holder = None;
+            record.lease_until = now;
+            state.inflight.insert(user, now);
+        }
+        drop(state);
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    pub(super) async fn take_stalled(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Cycle>, JobsError> {
+        let deadline = after(self.config.claim_timeout);
+        let mut state = self.state();
+        let stalled = state.inflight.up_to(now, limit);
+        let mut cycles = Vec::with_capacity(stalled.len());
+        for (user, _) in stalled {
+            state.inflight.insert(&user, deadline);
+            if let Some(record) = state.cycles.get_mut(&user) {
+                record.holder = None;
+                record.lease_until = deadline;
+                cycles.push(Cycle {
+                    user_id: user,
+                    cycle_no: record.cycle_no,
+                    due_at: record.due_at,
+                });
+            }
+        }
+        Ok(cycles)
+    }
+
+    pub(super) async fn in_flight(&self, user: &str) -> Result<Option<InFlight>, JobsError> {
+        Ok(self.state().cycles.get(user).map(|r| InFlight {
+            cycle_no: r.cycle_no,
+            holder: r.holder.clone(),
+            last_renewed_at: r.renewed,
+            due_at: r.due_at,
+        }))
+    }
+
+    pub(super) async fn in_flight_count(&self) -> Result<u64, JobsError> {
+        Ok(self.state().inflight.len() as u64)
+    }
+
+    pub(super) async fn cancel(&self, user: &str) -> Result<CancelOutcome, JobsError> {
+        let mut state = self.state();
+        if state.schedule.remove(user) {
+            Ok(CancelOutcome::WasScheduled)
+        } else if state.cycles.contains_key(user) {
+            Ok(CancelOutcome::InFlight)
+        } else {
+            Ok(CancelOutcome::Idle)
+        }
+    }
+
+    pub(super) async fn checkpoint_put(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        key: &str,
+        value: &str,
+    ) -> Result<(), JobsError> {
+        let mut state = self.state();
+        let entries = state
+            .checkpoints
+            .entry((user.to_owned(), cycle_no))
+            .or_default();
+        match entries.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value.to_owned(),
+            None => entries.push((key.to_owned(), value.to_owned())),
+        }
+        Ok(())
+    }
+
+    pub(super) async fn checkpoint_get_all(
+        &self,
+        user: &str,
+        cycle_no: u64,
+    ) -> Result<Vec<(String, String)>, JobsError> {
+        Ok(self
+            .state()
+            .checkpoints
+            .get(&(user.to_owned(), cycle_no))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    pub(super) async fn pause_session(
+        &self,
+        session: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), JobsError> {
+        let mut state = self.state();
+        let entry = state.pauses.entry(session.to_owned()).or_insert(until);
+        *entry = (*entry).max(until);
+        Ok(())
+    }
+
+    pub(super) async fn session_paused_until(
+        &self,
+        session: &str,
+    ) -> Result<Option<DateTime<Utc>>, JobsError> {
+        let now = clock::now();
+        Ok(self
+            .state()
+            .pauses
+            .get(session)
+            .copied()
+            .filter(|until| *until > now))
+    }
+
+    pub(super) async fn reply(&self, reply: &CommandReply) -> Result<(), JobsError> {
+        let mut state = self.state();
+        let expires = after(self.config.reply_ttl);
+        let now = clock::now();
+        state.replies.retain(|_, (_, until)| *until > now);
+        state
+            .replies
+            .insert(reply.request_id.clone(), (reply.clone(), expires));
+        if let Some(waiter) = state.waiters.remove(&reply.request_id) {
+            let _ = waiter.send(reply.clone());
+        }
+        Ok(())
+    }
+
+    pub(super) fn register_waiter(&self, request_id: &str, tx: oneshot::Sender<CommandReply>) {
+        self.state().waiters.insert(request_id.to_owned(), tx);
+    }
+
+    pub(super) fn forget_waiter(&self, request_id: &str) {
+        self.state().waiters.remove(request_id);
+    }
+
+    pub(super) async fn stored_reply(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<CommandReply>, JobsError> {
+        Ok(self.state().replies.get(request_id).map(|(r, _)| r.clone()))
+    }
+
+    pub(super) async fn epoch(&self) -> Result<Option<String>, JobsError> {
+        Ok(self.state().epoch.clone())
+    }
+
+    pub(super) async fn set_epoch(&self, holder: &str) -> Result<(), JobsError> {
+        self.state().epoch = Some(holder.to_owned());
+        Ok(())
+    }
+}

@@ -1,0 +1,433 @@
+//! Coordination state shared by Herald's processes: leases, the per-user permit semaphore, the
+//! schedule (`next_run_at`), cycles in flight and their checkpoints, session pauses, liveness and
+//! command replies. One API, two backends: Redis for several processes, memory for one.
+//!
+//! All of it may expire or be lost (a Redis restart): durable truth lives in the data files.
+//! What is lost with it: which bots are scheduled (the scheduler then stops every bot, as after a
+//! restart), leases (they were about to expire anyway) and checkpoints of cycles in flight (a
+//! cycle re-run after losing its checkpoint could post a group twice; only a Redis restart in
+//! the middle of a cycle does that). Methods never block on a lock held across an await.
+
+mod memory;
+mod redis;
+mod zset;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::JobsError;
+use crate::command::CommandReply;
+use crate::cycle::Cycle;
+
+pub use self::redis::RedisConfig;
+
+/// The outcome of [`Coordination::claim_cycle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This holder now owns the cycle under a lease.
+    Claimed,
+    /// Another live holder owns it: drop the job.
+    HeldByOther,
+    /// The cycle is finished or superseded: drop the job.
+    NotInFlight,
+}
+
+/// A cycle in flight, as [`Coordination::in_flight`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub cycle_no: u64,
+    pub holder: Option<String>,
+    pub last_renewed_at: Option<DateTime<Utc>>,
+    pub due_at: DateTime<Utc>,
+}
+
+/// What [`Coordination::cancel`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The user was scheduled and no longer is.
+    WasScheduled,
+    /// A cycle is running; it ends by itself.
+    InFlight,
+    /// Neither scheduled nor running.
+    Idle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CycleState {
+    Running,
+    Sleeping,
+    Idle,
+}
+
+/// What the API needs to tell RUNNING from CRASHED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    pub cycle_state: CycleState,
+    /// The cycle's last lease renewal (running), or the scheduler's (sleeping).
+    pub last_heartbeat: Option<DateTime<Utc>>,
+}
+
+/// Tunables shared by both backends.
+#[derive(Debug, Clone)]
+pub struct CoordConfig {
+    /// How long an emitted cycle may wait for a worker's claim, or a claimed one for its lease's
+    /// renewal, before the scheduler emits it again.
+    pub claim_timeout: Duration,
+    /// How long checkpoints and replies survive at most (a safety net; normally deleted).
+    pub checkpoint_ttl: Duration,
+    pub reply_ttl: Duration,
+}
+
+impl Default for CoordConfig {
+    fn default() -> Self {
+        CoordConfig {
+            claim_timeout: Duration::from_secs(30),
+            checkpoint_ttl: Duration::from_secs(2 * 24 * 3600),
+            reply_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Handle to the coordination state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Coordination {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Memory(Arc<memory::Memory>),
+    Redis(Arc<redis::RedisCoord>),
+}
+
+macro_rules! delegate {
+    ($self:ident, $method:ident ( $($arg:expr),* )) => {
+        match &$self.backend {
+            Backend::Memory(m) => m.$method($($arg),*).await,
+            Backend::Redis(r) => r.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Coordination {
+    /// State in this process only (`herald all` without Redis, tests).
+    pub fn in_memory(config: CoordConfig) -> Coordination {
+        Coordination {
+            backend: Backend::Memory(Arc::new(memory::Memory::new(config))),
+        }
+    }
+
+    /// State in Redis, shared by every process pointed at it. Fails with a clear error if Redis
+    /// does not answer.
+    pub async fn redis(redis: RedisConfig, config: CoordConfig) -> Result<Coordination, JobsError> {
+        Ok(Coordination {
+            backend: Backend::Redis(Arc::new(redis::RedisCoord::connect(redis, config).await?)),
+        })
+    }
+
+    pub fn is_redis(&self) -> bool {
+        matches!(self.backend, Backend::Redis(_))
+    }
+
+    // ---- leases ----
+
+    /// Takes or renews an exclusive lease; true when `holder` holds it now.
+    pub async fn lease_acquire(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        delegate!(self, lease_acquire(key, holder, ttl))
+    }
+
+    /// Extends a held lease; false if it was lost.
+    pub async fn lease_renew(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        delegate!(self, lease_renew(key, holder, ttl))
+    }
+
+    pub async fn lease_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
+        delegate!(self, lease_release(key, holder))
+    }
+
+    /// When the lease's holder last renewed it (the scheduler leader's heartbeat).
+    pub async fn lease_renewed_at(&self, key: &str) -> Result<Option<DateTime<Utc>>, JobsError> {
+        delegate!(self, lease_renewed_at(key))
+    }
+
+    // ---- counting semaphore ----
+
+    /// Takes one of `limit` permits under `key` (idempotent per holder); false when all are taken.
+    pub async fn permit_acquire(
+        &self,
+        key: &str,
+        holder: &str,
+        limit: u32,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        delegate!(self, permit_acquire(key, holder, limit, ttl))
+    }
+
+    pub async fn permit_renew(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        delegate!(self, permit_renew(key, holder, ttl))
+    }
+
+    pub async fn permit_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
+        delegate!(self, permit_release(key, holder))
+    }
+
+    pub async fn permit_count(&self, key: &str) -> Result<u32, JobsError> {
+        delegate!(self, permit_count(key))
+    }
+
+    // ---- schedule ----
+
+    /// Sets the user's `next_run_at` and wakes a waiting scheduler.
+    pub async fn schedule(&self, user: &str, at: DateTime<Utc>) -> Result<(), JobsError> {
+        delegate!(self, schedule(user, at))
+    }
+
+    pub async fn unschedule(&self, user: &str) -> Result<bool, JobsError> {
+        delegate!(self, unschedule(user))
+    }
+
+    pub async fn next_run(&self, user: &str) -> Result<Option<DateTime<Utc>>, JobsError> {
+        delegate!(self, next_run(user))
+    }
+
+    pub async fn earliest(&self) -> Result<Option<DateTime<Utc>>, JobsError> {
+        delegate!(self, earliest())
+    }
+
+    /// Returns when the schedule changes or after `max`, whichever is first.
+    pub async fn wait_for_change(&self, max: Duration) {
+        match &self.backend {
+            Backend::Memory(m) => m.wait_for_change(max).await,
+            Backend::Redis(r) => r.wait_for_change(max).await,
+        }
+    }
+
+    /// Atomically moves up to `limit` due users from the schedule to "in flight", each with its
+    /// next cycle number. Work is proportional to the users due.
+    pub async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Cycle>, JobsError> {
+        delegate!(self, take_due(now, limit))
+    }
+
+    /// Removes every user from the schedule (after a restart every bot is stopped).
+    pub async fn clear_schedule(&self) -> Result<(), JobsError> {
+        delegate!(self, clear_schedule())
+    }
+
+    // ---- cycles in flight ----
+
+    pub async fn claim_cycle(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Claim, JobsError> {
+        delegate!(self, claim_cycle(user, cycle_no, holder, ttl))
+    }
+
+    pub async fn renew_cycle(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobsError> {
+        delegate!(self, renew_cycle(user, cycle_no, holder, ttl))
+    }
+
+    /// Ends a cycle: out of flight, checkpoint deleted, and scheduled at `next_run_at` if given.
+    /// False if `holder` no longer owned it (nothing changed).
+    pub async fn finish_cycle(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        holder: &str,
+        next_run_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, JobsError> {
+        delegate!(self, finish_cycle(user, cycle_no, holder, next_run_at))
+    }
+
+    /// Gives up a claim without finishing (graceful shutdown): the scheduler re-emits the cycle at
+    /// once and its checkpoint is kept for whoever resumes it.
+    pub async fn release_cycle(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        holder: &str,
+    ) -> Result<(), JobsError> {
+        delegate!(self, release_cycle(user, cycle_no, holder))
+    }
+
+    /// In-flight cycles whose claim deadline passed (never claimed, or holder gone): their
+    /// deadline is pushed out by the claim timeout, their holder cleared, and they are returned
+    /// with the same cycle number for the scheduler to emit again.
+    pub async fn take_stalled(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Cycle>, JobsError> {
+        delegate!(self, take_stalled(now, limit))
+    }
+
+    pub async fn in_flight(&self, user: &str) -> Result<Option<InFlight>, JobsError> {
+        delegate!(self, in_flight(user))
+    }
+
+    pub async fn in_flight_count(&self) -> Result<u64, JobsError> {
+        delegate!(self, in_flight_count())
+    }
+
+    /// Stop: takes the user off the schedule if it is there, and says whether a cycle is running.
+    pub async fn cancel(&self, user: &str) -> Result<CancelOutcome, JobsError> {
+        delegate!(self, cancel(user))
+    }
+
+    // ---- checkpoints ----
+
+    pub async fn checkpoint_put(
+        &self,
+        user: &str,
+        cycle_no: u64,
+        key: &str,
+        value: &str,
+    ) -> Result<(), JobsError> {
+        delegate!(self, checkpoint_put(user, cycle_no, key, value))
+    }
+
+    pub async fn checkpoint_get_all(
+        &self,
+        user: &str,
+        cycle_no: u64,
+    ) -> Result<Vec<(String, String)>, JobsError> {
+        delegate!(self, checkpoint_get_all(user, cycle_no))
+    }
+
+    // ---- session pauses ----
+
+    /// The session posts nothing before `until` (the later of this and any earlier pause).
+    pub async fn pause_session(
+        &self,
+        session: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), JobsError> {
+        delegate!(self, pause_session(session, until))
+    }
+
+    pub async fn session_paused_until(
+        &self,
+        session: &str,
+    ) -> Result<Option<DateTime<Utc>>, JobsError> {
+        delegate!(self, session_paused_until(session))
+    }
+
+    // ---- liveness ----
+
+    pub async fn liveness(&self, user: &str, leader_key: &str) -> Result<Liveness, JobsError> {
+        let state = match self.in_flight(user).await? {
+            Some(cycle) => Liveness {
+                cycle_state: CycleState::Running,
+                last_heartbeat: cycle.last_renewed_at,
+            },
+            None => match self.next_run(user).await? {
+                Some(_) => Liveness {
+                    cycle_state: CycleState::Sleeping,
+                    last_heartbeat: self.lease_renewed_at(leader_key).await?,
+                },
+                None => Liveness {
+                    cycle_state: CycleState::Idle,
+                    last_heartbeat: None,
+                },
+            },
+        };
+        Ok(state)
+    }
+
+    // ---- command replies ----
+
+    pub async fn reply(&self, reply: &CommandReply) -> Result<(), JobsError> {
+        delegate!(self, reply(reply))
+    }
+
+    /// Registers interest in a reply before the command is sent; await the returned waiter.
+    pub fn expect_reply(&self, request_id: &str) -> ReplyWaiter {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        match &self.backend {
+            Backend::Memory(m) => m.register_waiter(request_id, tx),
+            Backend::Redis(r) => r.register_waiter(request_id, tx),
+        }
+        ReplyWaiter {
+            coord: self.clone(),
+            request_id: request_id.to_owned(),
+            rx,
+        }
+    }
+
+    async fn stored_reply(&self, request_id: &str) -> Result<Option<CommandReply>, JobsError> {
+        delegate!(self, stored_reply(request_id))
+    }
+
+    fn forget_waiter(&self, request_id: &str) {
+        match &self.backend {
+            Backend::Memory(m) => m.forget_waiter(request_id),
+            Backend::Redis(r) => r.forget_waiter(request_id),
+        }
+    }
+
+    // ---- epoch ----
+
+    /// Who last led the scheduler while this coordination state lived; `None` after it was lost.
+    pub async fn epoch(&self) -> Result<Option<String>, JobsError> {
+        delegate!(self, epoch())
+    }
+
+    pub async fn set_epoch(&self, holder: &str) -> Result<(), JobsError> {
+        delegate!(self, set_epoch(holder))
+    }
+}
+
+/// Waits for one command's reply.
+#[derive(Debug)]
+pub struct ReplyWaiter {
+    coord: Coordination,
+    request_id: String,
+    rx: tokio::sync::oneshot::Receiver<CommandReply>,
+}
+
+impl ReplyWaiter {
+    /// The reply, or `None` if none came within `timeout`.
+    pub async fn wait(self, timeout: Duration) -> Result<Option<CommandReply>, JobsError> {
+        let ReplyWaiter {
+            coord,
+            request_id,
+            rx,
+        } = self;
+        let outcome = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => Some(reply),
+            // A notification can be lost (a reconnect in between): the stored copy settles it.
+            _ => coord.stored_reply(&request_id).await?,
+        };
+        coord.forget_waiter(&request_id);
+        Ok(outcome)
+    }
+}
