@@ -194,7 +194,7 @@ impl Memory {
 
     pub(super) async fn schedule(&self, user: &str, at: DateTime<Utc>) -> Result<(), JobsError> {
         self.state().schedule.insert(user, at);
-        self.changed.notify_waiters();
+        self.changed.notify_one();
         Ok(())
     }
 
@@ -323,7 +323,7 @@ impl Memory {
             state.schedule.insert(user, at);
         }
         drop(state);
-        self.changed.notify_waiters();
+        self.changed.notify_one();
         Ok(true)
     }
 
@@ -345,7 +345,7 @@ impl Memory {
             state.inflight.insert(user, now);
         }
         drop(state);
-        self.changed.notify_waiters();
+        self.changed.notify_one();
         Ok(())
     }
 

@@ -211,7 +211,8 @@ impl Coordination {
         delegate!(self, earliest())
     }
 
-    /// Returns when the schedule changes or after `max`, whichever is first.
+    /// Returns when the schedule changes or after `max`, whichever is first. Meant for one waiter
+    /// (the scheduler): a change while nobody waits is remembered, so it is never missed.
     pub async fn wait_for_change(&self, max: Duration) {
         match &self.backend {
             Backend::Memory(m) => m.wait_for_change(max).await,

@@ -653,7 +653,7 @@ async fn listen(client: redis::Client, prefix: String, waiters: Waiters, changed
                 {
                     backoff = Duration::from_millis(100);
                     // Whatever changed while disconnected: let the scheduler look again.
-                    changed.notify_waiters();
+                    changed.notify_one();
                     let mut messages = pubsub.into_on_message();
                     while let Some(message) = messages.next().await {
                         if message.get_channel_name() == replies {
@@ -664,7 +664,7 @@ async fn listen(client: redis::Client, prefix: String, waiters: Waiters, changed
                                 let _ = waiter.send(reply);
                             }
                         } else {
-                            changed.notify_waiters();
+                            changed.notify_one();
                         }
                     }
                 }
