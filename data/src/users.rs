@@ -133,6 +133,15 @@ pub enum PostKind {
     Text,
 }
 
+impl PostKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostKind::Link => "link",
+            PostKind::Text => "text",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutionMode {

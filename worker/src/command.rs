@@ -1,0 +1,234 @@
+//! Start and stop. Start assigns sessions if the tenant has none (the pool refuses cleanly when
+//! none can be had), marks the bot running and makes its first cycle due now. Stop takes the bot
+//! off the schedule; with a cycle in flight it is `stopping` until that cycle ends, else
+//! `stopped` at once. Both are idempotent, and commands of one tenant run one at a time across
+//! all workers (a short lease), so a start and a stop never interleave.
+
+use std::time::Duration;
+
+use herald_data::{BotStatus, ExecutionMode, Level, UserId};
+use herald_jobs::{
+    CancelOutcome, Command, CommandAction, CommandOutcome, CommandReply, JobError, RefusalReason,
+    clock,
+};
+use herald_sessions::SessionsError;
+
+use crate::Worker;
+
+const COMMAND_LEASE: Duration = Duration::from_secs(30);
+/// The old backend's window for starter mode when the tenant gives none.
+const DEFAULT_STARTER_MINUTES: u32 = 60;
+
+pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), JobError> {
+    let w = &worker.inner;
+    let outcome = match UserId::parse(&command.user_id) {
+        Err(reason) => refused(RefusalReason::Invalid, reason),
+        Ok(user) => {
+            let lease = format!("command:{user}");
+            let holder = format!("{}/{}", w.config.holder, command.request_id);
+            if !acquire(worker, &lease, &holder).await {
+                return Err(JobError::Retry {
+                    after: Duration::from_secs(1),
+                    reason: "another command of this tenant is running".into(),
+                });
+            }
+            let outcome = match &command.action {
+                CommandAction::Start {
+                    sessions_wanted,
+                    execution_mode,
+                    total_cycle_minutes,
+                } => {
+                    start(
+                        worker,
+                        &user,
+                        *sessions_wanted,
+                        execution_mode.as_deref(),
+                        *total_cycle_minutes,
+                    )
+                    .await
+                }
+                CommandAction::Stop => stop(worker, &user).await,
+            };
+            let _ = w.coord.lease_release(&lease, &holder).await;
+            outcome
+        }
+    };
+    tracing::info!(user.id = %command.user_id, request = %command.request_id, outcome = ?outcome, "command handled");
+    let reply = CommandReply {
+        request_id: command.request_id,
+        outcome,
+    };
+    w.coord.reply(&reply).await.map_err(|e| JobError::Retry {
+        after: Duration::from_secs(1),
+        reason: format!("cannot send the reply: {e}"),
+    })
+}
+
+async fn acquire(worker: &Worker, lease: &str, holder: &str) -> bool {
+    for _ in 0..50 {
+        if let Ok(true) = worker
+            .inner
+            .coord
+            .lease_acquire(lease, holder, COMMAND_LEASE)
+            .await
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+fn refused(reason: RefusalReason, message: impl Into<String>) -> CommandOutcome {
+    CommandOutcome::Refused {
+        reason,
+        message: message.into(),
+    }
+}
+
+async fn start(
+    worker: &Worker,
+    user: &UserId,
+    wanted: Option<u32>,
+    mode: Option<&str>,
+    minutes: Option<u32>,
+) -> CommandOutcome {
+    let w = &worker.inner;
+    let mode = match mode {
+        None => None,
+        Some("starter") => Some(ExecutionMode::Starter),
+        Some("enterprise") => Some(ExecutionMode::Enterprise),
+        Some(other) => {
+            return refused(
+                RefusalReason::Invalid,
+                format!("Invalid execution_mode '{other}': use 'starter' or 'enterprise'"),
+            );
+        }
+    };
+    if w.store.user(user.as_str()).is_none() {
+        return refused(RefusalReason::UserNotFound, "User not found");
+    }
+    let assignment = match w.pool.ensure_sessions(user, wanted).await {
+        Ok(assignment) => assignment,
+        Err(SessionsError::NoSessions { reason }) => {
+            tracing::warn!(user.id = %user, reason, "start refused: no session");
+            return refused(
+                RefusalReason::NoSessions,
+                format!("No sessions available: {reason}"),
+            );
+        }
+        Err(SessionsError::Suspended { reason }) => {
+            return refused(
+                RefusalReason::Suspended,
+                format!("Bot is suspended: {reason}"),
+            );
+        }
+        Err(SessionsError::UserNotFound) => {
+            return refused(RefusalReason::UserNotFound, "User not found");
+        }
+        Err(err) => {
+            tracing::error!(user.id = %user, error = %err, "start failed");
+            return refused(RefusalReason::Internal, "Could not start the bot");
+        }
+    };
+    let updated = w
+        .store
+        .update_user(user, move |u| {
+            u.bot_status = BotStatus::Running;
+            if let Some(mode) = mode {
+                u.execution_mode = mode;
+            }
+            if let Some(minutes) = minutes.filter(|m| *m > 0) {
+                u.total_cycle_minutes = Some(minutes);
+            }
+            if u.execution_mode == ExecutionMode::Starter && u.total_cycle_minutes.is_none() {
+                u.total_cycle_minutes = Some(DEFAULT_STARTER_MINUTES);
+            }
+            Ok::<_, ()>(u.execution_mode)
+        })
+        .await;
+    let execution_mode = match updated {
+        Ok(mode) => mode,
+        Err(err) => {
+            tracing::error!(user.id = %user, error = ?err, "cannot mark the bot running");
+            return refused(RefusalReason::Internal, "Could not start the bot");
+        }
+    };
+    // First cycle due now, unless one is running or already scheduled (a second start is harmless).
+    let scheduled = async {
+        if w.coord.in_flight(user.as_str()).await?.is_none()
+            && w.coord.next_run(user.as_str()).await?.is_none()
+        {
+            w.coord.schedule(user.as_str(), clock::now()).await?;
+        }
+        Ok::<_, herald_jobs::JobsError>(())
+    };
+    if let Err(err) = scheduled.await {
+        tracing::error!(user.id = %user, error = %err, "cannot schedule the first cycle");
+        return refused(
+            RefusalReason::Internal,
+            "Could not schedule the bot; try again",
+        );
+    }
+    w.store.log(
+        user,
+        Level::Info,
+        &format!(
+            "Bot started with {} session(s), {} mode",
+            assignment.sessions.len(),
+            execution_mode.as_str()
+        ),
+    );
+    CommandOutcome::Running {
+        sessions: assignment.sessions,
+        execution_mode: execution_mode.as_str().to_owned(),
+    }
+}
+
+async fn stop(worker: &Worker, user: &UserId) -> CommandOutcome {
+    let w = &worker.inner;
+    if w.store.user(user.as_str()).is_none() {
+        return refused(RefusalReason::UserNotFound, "User not found");
+    }
+    let in_flight = match w.coord.cancel(user.as_str()).await {
+        Ok(CancelOutcome::InFlight) => true,
+        Ok(_) => false,
+        Err(err) => {
+            tracing::error!(user.id = %user, error = %err, "cannot stop the bot");
+            return refused(RefusalReason::Internal, "Could not stop the bot; try again");
+        }
+    };
+    let status = if in_flight {
+        BotStatus::Stopping
+    } else {
+        BotStatus::Stopped
+    };
+    let updated = w
+        .store
+        .update_user(user, move |u| {
+            // A suspension stays a suspension; stopping a stopped bot changes nothing.
+            if u.bot_status != BotStatus::Suspended && u.bot_status != BotStatus::Stopped {
+                u.bot_status = status;
+            }
+            Ok::<_, ()>(u.bot_status)
+        })
+        .await;
+    match updated {
+        Ok(BotStatus::Stopping) => {
+            w.store.log(
+                user,
+                Level::Info,
+                "Bot stopping: the current cycle finishes first",
+            );
+            CommandOutcome::Stopping
+        }
+        Ok(_) => {
+            w.store.log(user, Level::Info, "Bot stopped");
+            CommandOutcome::Stopped
+        }
+        Err(err) => {
+            tracing::error!(user.id = %user, error = ?err, "cannot mark the bot stopped");
+            refused(RefusalReason::Internal, "Could not stop the bot; try again")
+        }
+    }
+}

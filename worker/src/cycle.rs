@@ -1,0 +1,317 @@
+//! One cycle, from claim to finish. The cycle's lease (and every permit and session lease it
+//! takes) is renewed while the worker lives; a resumed cycle re-counts what a dead worker counted
+//! but never flushed, skips what it posted, and never posts a group whose send was in doubt. At
+//! the end the counters are made durable before the cycle is finished and the next one scheduled
+//! (`end + delay_between_cycles`), or the bot is `stopped` if a stop came meanwhile.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use herald_data::{BotStatus, ExecutionMode, FlushTicket, Level, Plan, UserId, mask_session_name};
+use herald_jobs::{Claim, Cycle, JobError, clock};
+use herald_telegram::Post;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::checkpoint::GroupEntry;
+use crate::holds::Holds;
+use crate::session_run::{SessionCtx, SessionJob, Tally};
+use crate::{Worker, plan};
+
+/// How a cycle ended for this worker.
+enum Ending {
+    /// Ran to its end: finish it, scheduling the next at this time (or not at all).
+    Finished(Option<chrono::DateTime<Utc>>),
+    /// Interrupted by shutdown: give the claim back so another worker resumes it now.
+    Released,
+    /// Another worker took it over: leave it alone.
+    Lost,
+}
+
+/// The highest flush ticket of this worker's counts in one cycle.
+#[derive(Debug, Default)]
+pub(crate) struct Tickets(Mutex<Option<FlushTicket>>);
+
+impl Tickets {
+    pub(crate) fn note(&self, ticket: &FlushTicket) {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if last.as_ref().is_none_or(|t| t.seq < ticket.seq) {
+            *last = Some(ticket.clone());
+        }
+    }
+
+    fn last(&self) -> Option<FlushTicket> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
+    let w = &worker.inner;
+    let Ok(user) = UserId::parse(&cycle.user_id) else {
+        return Err(JobError::Abort {
+            reason: format!("cycle for an unusable user id '{}'", cycle.user_id),
+        });
+    };
+    let holder = &w.config.holder;
+    match w
+        .coord
+        .claim_cycle(user.as_str(), cycle.cycle_no, holder, w.config.lease_ttl)
+        .await
+    {
+        Ok(Claim::Claimed) => {}
+        Ok(_) => return Ok(()),
+        Err(err) => {
+            // The scheduler emits it again once the claim deadline passes.
+            tracing::warn!(user.id = %user, error = %err, "cannot claim a cycle");
+            return Ok(());
+        }
+    }
+    let started = std::time::Instant::now();
+    let lost = w.shutdown.child_token();
+    let stop_renewing = CancellationToken::new();
+    let holds = Holds::new(
+        w.coord.clone(),
+        w.config.lease_ttl,
+        user.as_str(),
+        cycle.cycle_no,
+        holder,
+    );
+    let renewer = tokio::spawn(holds.clone().renew_until(
+        w.config.renew_every,
+        stop_renewing.clone(),
+        lost.clone(),
+    ));
+    let ending = execute(worker, &user, cycle.cycle_no, &holds, &lost).await;
+    stop_renewing.cancel();
+    let _ = renewer.await;
+    let result = match ending {
+        Ending::Finished(next) => w
+            .coord
+            .finish_cycle(user.as_str(), cycle.cycle_no, holder, next)
+            .await
+            .map(|_| ()),
+        Ending::Released => {
+            w.coord
+                .release_cycle(user.as_str(), cycle.cycle_no, holder)
+                .await
+        }
+        Ending::Lost => Ok(()),
+    };
+    if let Err(err) = result {
+        tracing::warn!(user.id = %user, error = %err, "cannot end the cycle; the scheduler will re-emit it");
+    }
+    metrics::histogram!("herald_cycle_duration_seconds").record(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn execute(
+    worker: &Worker,
+    user: &UserId,
+    cycle_no: u64,
+    holds: &Arc<Holds>,
+    lost: &CancellationToken,
+) -> Ending {
+    let w = &worker.inner;
+    let Some(record) = w.store.user(user.as_str()) else {
+        return Ending::Finished(None);
+    };
+    match record.bot_status {
+        BotStatus::Running => {}
+        BotStatus::Stopping => return stopped_now(worker, user).await,
+        _ => return Ending::Finished(None),
+    }
+    let pause = plan::cycle_pause(&record, w.config.min_delay_between_cycles);
+    let next = || Ending::Finished(Some(clock::now() + pause));
+    let post = match Post::parse(record.post_type.as_str(), &record.post_content) {
+        Ok(post) => post,
+        Err(err) => {
+            w.store.log(
+                user,
+                Level::Warning,
+                &format!("Cycle {cycle_no} skipped: {err}"),
+            );
+            return next();
+        }
+    };
+    let plan_file = match record.execution_mode {
+        ExecutionMode::Starter => Plan::Starter,
+        ExecutionMode::Enterprise => Plan::Enterprise,
+    };
+    let plan_groups = w
+        .store
+        .plan_groups(plan_file)
+        .map(|p| p.groups.to_vec())
+        .unwrap_or_default();
+    let groups = plan::groups_for(&record, &plan_groups);
+    let now = clock::now();
+    let live: Vec<(String, u32)> = record
+        .assigned_sessions
+        .iter()
+        .cloned()
+        .zip(record.api_pairs.iter().copied())
+        .filter(|(s, _)| {
+            record
+                .parked_sessions
+                .get(s)
+                .is_none_or(|until| *until <= now)
+        })
+        .collect();
+    if groups.is_empty() || live.is_empty() {
+        let why = if groups.is_empty() {
+            "no groups to post to"
+        } else {
+            "no usable session (all parked or banned)"
+        };
+        w.store.log(
+            user,
+            Level::Warning,
+            &format!("Cycle {cycle_no} skipped: {why}"),
+        );
+        return next();
+    }
+    let names: Vec<String> = live.iter().map(|(s, _)| s.clone()).collect();
+    let pairs: HashMap<String, u32> = live.into_iter().collect();
+
+    let entries = match resume(worker, user, cycle_no).await {
+        Ok(entries) => entries,
+        Err(err) => {
+            tracing::warn!(user.id = %user, error = %err, "cannot read the cycle's checkpoint; retrying later");
+            return Ending::Released;
+        }
+    };
+    let tickets = Arc::new(Tickets::default());
+    let ctx = Arc::new(SessionCtx {
+        worker: worker.clone(),
+        user: user.clone(),
+        record: record.clone(),
+        cycle_no,
+        post,
+        holds: holds.clone(),
+        lost: lost.clone(),
+        tickets: tickets.clone(),
+        entries: entries.clone(),
+    });
+    let mut runs = JoinSet::new();
+    for (session, groups) in plan::spread(&groups, &names) {
+        let groups: Vec<String> = groups
+            .into_iter()
+            .filter(|g| !entries.get(g).is_some_and(|e| e.done))
+            .collect();
+        if groups.is_empty() {
+            continue;
+        }
+        let pair = pairs.get(&session).copied().unwrap_or_default();
+        let ctx = ctx.clone();
+        runs.spawn(async move {
+            ctx.run(SessionJob {
+                session,
+                pair,
+                groups,
+            })
+            .await
+        });
+    }
+    let mut tally = Tally::default();
+    while let Some(run) = runs.join_next().await {
+        match run {
+            Ok(t) => tally.add(&t),
+            Err(err) => tracing::error!(user.id = %user, error = %err, "a session run panicked"),
+        }
+    }
+    if lost.is_cancelled() {
+        return if w.shutdown.is_cancelled() {
+            Ending::Released
+        } else {
+            Ending::Lost
+        };
+    }
+    if let Some(ticket) = tickets.last()
+        && tokio::time::timeout(w.config.flush_wait, w.store.wait_flushed(&ticket))
+            .await
+            .is_err()
+    {
+        tracing::warn!(user.id = %user, "counters not yet durable at the end of the cycle; they stay queued");
+    }
+    w.store.log(
+        user,
+        Level::Info,
+        &format!(
+            "Cycle {cycle_no} finished: {} sent, {} failed, {} skipped",
+            tally.sent, tally.failed, tally.skipped
+        ),
+    );
+    metrics::counter!("herald_cycles_total").increment(1);
+    match w.store.user(user.as_str()).map(|u| u.bot_status) {
+        Some(BotStatus::Running) => Ending::Finished(Some(clock::now() + pause)),
+        Some(BotStatus::Stopping) => stopped_now(worker, user).await,
+        _ => Ending::Finished(None),
+    }
+}
+
+/// A stop came while the cycle ran (or before it started): the bot is now stopped.
+async fn stopped_now(worker: &Worker, user: &UserId) -> Ending {
+    let stopped = worker
+        .inner
+        .store
+        .update_user(user, |u| {
+            let was_stopping = u.bot_status == BotStatus::Stopping;
+            if was_stopping {
+                u.bot_status = BotStatus::Stopped;
+            }
+            Ok::<_, ()>(was_stopping)
+        })
+        .await;
+    if let Ok(true) = stopped {
+        worker.inner.store.log(user, Level::Info, "Bot stopped");
+    }
+    Ending::Finished(None)
+}
+
+/// Reads the cycle's checkpoint. Deltas a dead worker counted but never flushed are counted
+/// again (once); a group whose send was in doubt is marked done without posting. Returns every
+/// group's entry (done ones are skipped; others carry their counted attempts on).
+async fn resume(
+    worker: &Worker,
+    user: &UserId,
+    cycle_no: u64,
+) -> Result<HashMap<String, GroupEntry>, herald_jobs::JobsError> {
+    let w = &worker.inner;
+    let me = w.store.process_id();
+    let mut entries = HashMap::new();
+    for (group, raw) in w.coord.checkpoint_get_all(user.as_str(), cycle_no).await? {
+        let Some(mut entry) = GroupEntry::decode(&raw) else {
+            continue;
+        };
+        let mut changed = false;
+        for attempt in &mut entry.attempts {
+            if attempt.ticket.process != me && !w.store.is_flushed(&attempt.ticket) {
+                attempt.ticket = w.store.add_stats(user.as_str(), &attempt.delta);
+                changed = true;
+            }
+        }
+        if entry.sending {
+            entry.sending = false;
+            entry.done = true;
+            changed = true;
+            w.store.log(
+                user,
+                Level::Warning,
+                &format!(
+                    "Outcome of the post to {group} from {} is unknown (its worker stopped mid-send); not posting it again this cycle",
+                    mask_session_name(&entry.session)
+                ),
+            );
+        }
+        if changed {
+            w.coord
+                .checkpoint_put(user.as_str(), cycle_no, &group, &entry.encode())
+                .await?;
+        }
+        entries.insert(group, entry);
+    }
+    if !entries.is_empty() {
+        tracing::info!(user.id = %user, cycle = cycle_no, groups = entries.len(), "resuming a cycle");
+    }
+    Ok(entries)
+}

@@ -1,0 +1,423 @@
+//! One session's part of a cycle: take a per-user permit and the session's exclusive lease, wait
+//! out a flood wait still running, connect, post to each of its groups `delay` apart, act on each
+//! outcome, disconnect, give everything back. Each attempt is checkpointed before it goes out and
+//! again with its outcome and counter delta.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_data::{BlockedGroup, Level, User, UserId, mask_session_name};
+use herald_jobs::clock;
+use herald_session_file::read_telethon;
+use herald_telegram::{
+    ApiCredentials, AttemptLabel, Connection, Post, SendError, SessionHandle, Target,
+};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::checkpoint::{CountedAttempt, GroupEntry};
+use crate::cycle::Tickets;
+use crate::holds::{Hold, Holds};
+use crate::outcome::{self, Decision};
+use crate::{Worker, plan};
+
+/// What a cycle's session runs share.
+pub(crate) struct SessionCtx {
+    pub(crate) worker: Worker,
+    pub(crate) user: UserId,
+    pub(crate) record: Arc<User>,
+    pub(crate) cycle_no: u64,
+    pub(crate) post: Post,
+    pub(crate) holds: Arc<Holds>,
+    pub(crate) lost: CancellationToken,
+    pub(crate) tickets: Arc<Tickets>,
+    pub(crate) entries: HashMap<String, GroupEntry>,
+}
+
+pub(crate) struct SessionJob {
+    pub(crate) session: String,
+    pub(crate) pair: u32,
+    pub(crate) groups: Vec<String>,
+}
+
+/// Groups posted, failed, and left for the next cycle.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
+    pub(crate) sent: usize,
+    pub(crate) failed: usize,
+    pub(crate) skipped: usize,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, other: &Tally) {
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+}
+
+/// What to do after one group.
+enum Next {
+    Group,
+    /// The session posts nothing more this cycle.
+    StopSession,
+}
+
+impl SessionCtx {
+    pub(crate) async fn run(&self, job: SessionJob) -> Tally {
+        let mut tally = Tally::default();
+        let w = &self.worker.inner;
+        let masked = mask_session_name(&job.session);
+        let holder = format!("{}/{}", w.config.holder, job.session);
+        let permit = Hold::Permit {
+            key: format!("user:{}", self.user),
+            holder: holder.clone(),
+        };
+        let lease = Hold::Lease {
+            key: format!("session:{}", job.session),
+            holder,
+        };
+        if !self.take(&permit).await || !self.take(&lease).await {
+            self.holds.release(&permit).await;
+            tally.skipped = job.groups.len();
+            return tally;
+        }
+        metrics::gauge!("herald_active_sessions").increment(1.0);
+        let posted = self.post_all(&job, &masked, &mut tally).await;
+        metrics::gauge!("herald_active_sessions").decrement(1.0);
+        if let Err(why) = posted {
+            tracing::warn!(user.id = %self.user, session = %masked, why, "session skipped this cycle");
+            self.log(
+                Level::Warning,
+                &format!("Session {masked} skipped this cycle: {why}"),
+            );
+        }
+        tally.skipped = job.groups.len() - tally.sent - tally.failed;
+        self.holds.release(&lease).await;
+        self.holds.release(&permit).await;
+        tally
+    }
+
+    /// Takes a permit or lease, waiting for it; false if the cycle was stopped meanwhile.
+    async fn take(&self, hold: &Hold) -> bool {
+        let w = &self.worker.inner;
+        let ttl = w.config.lease_ttl;
+        loop {
+            let got = match hold {
+                Hold::Permit { key, holder } => {
+                    w.coord
+                        .permit_acquire(key, holder, w.config.max_sessions_per_user_concurrent, ttl)
+                        .await
+                }
+                Hold::Lease { key, holder } => w.coord.lease_acquire(key, holder, ttl).await,
+            };
+            if let Ok(true) = got {
+                self.holds.add(hold.clone());
+                return true;
+            }
+            if !self.sleep(w.config.permit_poll).await {
+                return false;
+            }
+        }
+    }
+
+    async fn post_all(
+        &self,
+        job: &SessionJob,
+        masked: &str,
+        tally: &mut Tally,
+    ) -> Result<(), String> {
+        let w = &self.worker.inner;
+        let policy = &w.config.policy;
+        if let Ok(Some(until)) = w.coord.session_paused_until(&job.session).await {
+            let wait = clock::until(until);
+            if wait > policy.max_wait_in_cycle {
+                return Err(format!("flood wait until {}", until.format("%H:%M:%S")));
+            }
+            if !self.sleep(wait).await {
+                return Ok(());
+            }
+        }
+        let mut connection = self.connect(job).await?;
+        let interval = plan::post_interval(
+            &self.record,
+            job.groups.len(),
+            w.config.min_delay_between_posts,
+        );
+        for (i, group) in job.groups.iter().enumerate() {
+            if i > 0 && !self.sleep(interval).await {
+                break;
+            }
+            if self.lost.is_cancelled() {
+                break;
+            }
+            let target = match Target::parse(group) {
+                Ok(target) => target,
+                Err(err) => {
+                    self.log(Level::Warning, &format!("Group {group} skipped: {err}"));
+                    continue;
+                }
+            };
+            match self
+                .post_group(
+                    connection.as_mut(),
+                    &job.session,
+                    masked,
+                    group,
+                    &target,
+                    tally,
+                )
+                .await
+            {
+                Next::Group => {}
+                Next::StopSession => break,
+            }
+        }
+        connection.disconnect().await;
+        Ok(())
+    }
+
+    async fn connect(&self, job: &SessionJob) -> Result<Box<dyn Connection>, String> {
+        let w = &self.worker.inner;
+        let path = w
+            .pool
+            .session_file(&self.user, &job.session)
+            .map_err(|e| e.to_string())?;
+        let credentials =
+            read_telethon(&path).map_err(|e| format!("session file unusable: {e}"))?;
+        let pair = w
+            .pool
+            .pair_credentials(job.pair)
+            .map_err(|e| e.to_string())?;
+        let api = ApiCredentials {
+            api_id: pair.api_id,
+            api_hash: SecretString::from(pair.api_hash.expose().to_owned()),
+        };
+        let mut retries = 0;
+        loop {
+            let handle = SessionHandle {
+                name: job.session.clone(),
+                credentials: credentials.clone(),
+            };
+            match w.telegram.connect(handle, api.clone()).await {
+                Ok(connection) => return Ok(connection),
+                Err(SendError::SessionDead { code }) => {
+                    self.quarantine(&job.session, &code).await;
+                    return Err(format!("session is dead ({code})"));
+                }
+                Err(SendError::Transient) if retries < w.config.policy.transient_retries => {
+                    retries += 1;
+                    if !self
+                        .sleep(w.config.policy.transient_backoff * retries)
+                        .await
+                    {
+                        return Err("stopped".into());
+                    }
+                }
+                Err(err) => return Err(format!("cannot connect: {err}")),
+            }
+        }
+    }
+
+    async fn post_group(
+        &self,
+        connection: &mut dyn Connection,
+        session: &str,
+        masked: &str,
+        group: &str,
+        target: &Target,
+        tally: &mut Tally,
+    ) -> Next {
+        let w = &self.worker.inner;
+        let mut entry = self.entries.get(group).cloned().unwrap_or_default();
+        entry.session = session.to_owned();
+        let label = AttemptLabel {
+            user_id: self.user.to_string(),
+            cycle: self.cycle_no,
+        };
+        let mut retries = 0;
+        loop {
+            if self.lost.is_cancelled() {
+                return Next::StopSession;
+            }
+            entry.sending = true;
+            self.checkpoint(group, &entry).await;
+            let result = connection.send(target, &self.post, &label).await;
+            let now = clock::now();
+            let delta = outcome::delta(&result, now);
+            let ticket = w.store.add_stats(self.user.as_str(), &delta);
+            self.tickets.note(&ticket);
+            entry.attempts.push(CountedAttempt { ticket, delta });
+            entry.sending = false;
+            let decision = w.config.policy.decide(&result, retries, now);
+            entry.done = !matches!(
+                decision,
+                Decision::Retry { .. } | Decision::Pause { resume: true, .. }
+            );
+            self.checkpoint(group, &entry).await;
+            let kind = result.as_ref().err().map_or("ok", SendError::kind);
+            metrics::counter!("herald_posts_total", "outcome" => kind).increment(1);
+            match decision {
+                Decision::Posted => {
+                    tally.sent += 1;
+                    self.log(Level::Info, &format!("Posted to {group} from {masked}"));
+                    return Next::Group;
+                }
+                Decision::Failed => {
+                    tally.failed += 1;
+                    self.log(
+                        Level::Error,
+                        &format!(
+                            "Failed to post to {group} from {masked}: {}",
+                            describe(&result)
+                        ),
+                    );
+                    return Next::Group;
+                }
+                Decision::SkipGroup => {
+                    tally.failed += 1;
+                    self.log(
+                        Level::Warning,
+                        &format!("Slow mode in {group}: skipped this cycle"),
+                    );
+                    return Next::Group;
+                }
+                Decision::Retry { after } => {
+                    retries += 1;
+                    self.log(
+                        Level::Warning,
+                        &format!(
+                            "Network trouble posting to {group}; retrying in {}s",
+                            after.as_secs()
+                        ),
+                    );
+                    if !self.sleep(after).await {
+                        return Next::StopSession;
+                    }
+                }
+                Decision::Pause { until, resume } => {
+                    metrics::counter!("herald_flood_waits_total").increment(1);
+                    let _ = w.coord.pause_session(session, until).await;
+                    let secs = (until - now).num_seconds();
+                    if !resume {
+                        tally.failed += 1;
+                        self.log(Level::Warning, &format!("Flood wait of {secs}s for {masked}: its remaining groups wait for the next cycle"));
+                        return Next::StopSession;
+                    }
+                    self.log(Level::Warning, &format!("Flood wait of {secs}s for {masked}: waiting, then posting to {group} again"));
+                    if !self.sleep(clock::until(until)).await {
+                        return Next::StopSession;
+                    }
+                }
+                Decision::BlockGroup { reason } => {
+                    tally.failed += 1;
+                    self.block(group, &reason).await;
+                    return Next::Group;
+                }
+                Decision::Quarantine { reason } => {
+                    tally.failed += 1;
+                    self.quarantine(session, &reason).await;
+                    return Next::StopSession;
+                }
+                Decision::Park { until } => {
+                    tally.failed += 1;
+                    self.park(session, until).await;
+                    self.log(
+                        Level::Warning,
+                        &format!(
+                            "Session {masked} limited by Telegram (PEER_FLOOD): parked until {}",
+                            until.format("%Y-%m-%d %H:%M")
+                        ),
+                    );
+                    return Next::StopSession;
+                }
+            }
+        }
+    }
+
+    async fn checkpoint(&self, group: &str, entry: &GroupEntry) {
+        let w = &self.worker.inner;
+        if let Err(err) = w
+            .coord
+            .checkpoint_put(self.user.as_str(), self.cycle_no, group, &entry.encode())
+            .await
+        {
+            // Without a checkpoint a resumed cycle could post this group again; going on is
+            // still better than leaving the group unposted, and the log says what happened.
+            tracing::warn!(user.id = %self.user, group, error = %err, "cannot checkpoint a post");
+        }
+    }
+
+    async fn block(&self, group: &str, reason: &str) {
+        let w = &self.worker.inner;
+        let (group_owned, reason_owned) = (group.to_owned(), reason.to_owned());
+        let blocked = w
+            .store
+            .update_user(&self.user, move |u| {
+                if !u.is_blocked(&group_owned) {
+                    u.blocked_groups.push(BlockedGroup {
+                        group: group_owned,
+                        reason: reason_owned,
+                        at: chrono::Utc::now(),
+                    });
+                }
+                Ok::<_, ()>(())
+            })
+            .await;
+        if let Err(err) = blocked {
+            tracing::error!(user.id = %self.user, group, error = ?err, "cannot record a blocked group");
+        }
+        self.log(
+            Level::Warning,
+            &format!("Group {group} blocked ({reason}): no session will post there again"),
+        );
+    }
+
+    async fn park(&self, session: &str, until: chrono::DateTime<chrono::Utc>) {
+        let name = session.to_owned();
+        let parked = self
+            .worker
+            .inner
+            .store
+            .update_user(&self.user, move |u| {
+                u.parked_sessions.insert(name, until);
+                Ok::<_, ()>(())
+            })
+            .await;
+        if let Err(err) = parked {
+            tracing::error!(user.id = %self.user, error = ?err, "cannot park a session");
+        }
+    }
+
+    async fn quarantine(&self, session: &str, reason: &str) {
+        if let Err(err) = self
+            .worker
+            .inner
+            .pool
+            .quarantine(&self.user, session, reason)
+            .await
+        {
+            tracing::error!(user.id = %self.user, session = %mask_session_name(session), error = %err, "cannot quarantine a dead session");
+        }
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        self.worker.inner.store.log(&self.user, level, message);
+    }
+
+    /// Sleeps unless the cycle is stopped first; false when stopped.
+    async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = self.lost.cancelled() => false,
+            () = tokio::time::sleep(d) => true,
+        }
+    }
+}
+
+fn describe(result: &Result<(), SendError>) -> String {
+    match result {
+        Ok(()) => "ok".into(),
+        Err(err) => err.to_string(),
+    }
+}

@@ -1,0 +1,294 @@
+//! The engine in one process (memory coordination, in-process queue, simulated Telegram): what
+//! tenants rely on, judged by the simulator's delivery journal and the state files.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use common::*;
+use herald_data::BotStatus;
+use herald_jobs::{CommandAction, CommandOutcome, RefusalReason};
+use herald_telegram::SendError;
+use herald_telegram::sim::{JournalEntry, Outcome};
+
+fn cycles_of(journal: &[JournalEntry], user: &str) -> HashSet<u64> {
+    journal
+        .iter()
+        .filter(|e| e.user_id == user)
+        .map(|e| e.cycle)
+        .collect()
+}
+
+/// Every (user, cycle) in the journal posted to each group exactly once.
+fn assert_one_post_per_group_per_cycle(journal: &[JournalEntry], groups: usize) {
+    let mut posts: HashMap<(String, u64), Vec<String>> = HashMap::new();
+    for e in journal {
+        posts
+            .entry((e.user_id.clone(), e.cycle))
+            .or_default()
+            .push(e.target.clone());
+    }
+    for ((user, cycle), mut targets) in posts {
+        targets.sort();
+        let distinct: HashSet<&String> = targets.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            targets.len(),
+            "{user} cycle {cycle}: a group got two posts"
+        );
+        assert_eq!(
+            targets.len(),
+            groups,
+            "{user} cycle {cycle}: {} of {groups} groups posted",
+            targets.len()
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_group_gets_one_post_per_cycle_and_counters_match_the_journal() {
+    let engine = Engine::start(Options::new(9, "latency_ms = { min = 1, max = 5 }"), 1).await;
+    for user in ["a", "b", "c"] {
+        engine.tenant(user, 10).await;
+        match engine.start_bot(user, 3).await {
+            CommandOutcome::Running {
+                sessions,
+                execution_mode,
+            } => {
+                assert_eq!(sessions.len(), 3);
+                assert_eq!(execution_mode, "enterprise");
+            }
+            other => panic!("start refused: {other:?}"),
+        }
+    }
+    engine
+        .wait_journal(60, "three cycles each", |j| {
+            ["a", "b", "c"].iter().all(|u| cycles_of(j, u).len() >= 3)
+        })
+        .await;
+    for user in ["a", "b", "c"] {
+        let outcome = engine.command(user, CommandAction::Stop).await;
+        assert!(
+            matches!(outcome, CommandOutcome::Stopping | CommandOutcome::Stopped),
+            "{outcome:?}"
+        );
+    }
+    let store = engine.store().clone();
+    for _ in 0..100 {
+        if ["a", "b", "c"]
+            .iter()
+            .all(|u| store.user(u).unwrap().bot_status == BotStatus::Stopped)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (dir, journal_path) = engine.shutdown().await;
+    let journal = herald_telegram::sim::Journal::read_all(&journal_path).unwrap();
+    assert_one_post_per_group_per_cycle(&journal, 10);
+    assert!(
+        journal.iter().all(|e| e.violation.is_none()),
+        "a rule of Telegram was broken"
+    );
+
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("data/stats.json")).unwrap())
+            .unwrap();
+    let users: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("data/users.json")).unwrap())
+            .unwrap();
+    for user in ["a", "b", "c"] {
+        let attempts = journal.iter().filter(|e| e.user_id == user).count() as u64;
+        let ok = journal
+            .iter()
+            .filter(|e| e.user_id == user && e.outcome.is_ok())
+            .count() as u64;
+        assert_eq!(stats["users"][user]["total_posts"], attempts, "{user}");
+        assert_eq!(stats["users"][user]["total_success"], ok, "{user}");
+        assert_eq!(stats["users"][user]["total_messages_sent"], ok, "{user}");
+        assert_eq!(users["users"][user]["bot_status"], "stopped", "{user}");
+    }
+}
+
+#[tokio::test]
+async fn stop_waits_for_the_cycle_in_flight_and_then_no_cycle_runs() {
+    let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
+    engine.tenant("slow", 4).await;
+    engine
+        .store()
+        .update_user(&uid("slow"), |u| {
+            u.delay_between_posts = 1; // four posts take about three seconds
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.start_bot("slow", 1).await,
+        CommandOutcome::Running { .. }
+    ));
+    engine
+        .wait_journal(20, "the first post", |j| !j.is_empty())
+        .await;
+    assert_eq!(
+        engine.command("slow", CommandAction::Stop).await,
+        CommandOutcome::Stopping
+    );
+    assert_eq!(
+        engine.store().user("slow").unwrap().bot_status,
+        BotStatus::Stopping
+    );
+    engine
+        .wait_journal(20, "the cycle to end", |j| j.len() == 4)
+        .await;
+    let store = engine.store().clone();
+    for _ in 0..100 {
+        if store.user("slow").unwrap().bot_status == BotStatus::Stopped {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        store.user("slow").unwrap().bot_status,
+        BotStatus::Stopped,
+        "stopped once the cycle ended"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(engine.journal().len(), 4, "no cycle after the stop");
+    assert_eq!(
+        engine.command("slow", CommandAction::Stop).await,
+        CommandOutcome::Stopped,
+        "a second stop is harmless"
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_without_any_session_is_refused_and_the_bot_stays_stopped() {
+    let engine = Engine::start(Options::new(0, ""), 1).await;
+    engine.tenant("poor", 2).await;
+    match engine.start_bot("poor", 1).await {
+        CommandOutcome::Refused {
+            reason: RefusalReason::NoSessions,
+            message,
+        } => assert!(message.contains("no unused session"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        engine.store().user("poor").unwrap().bot_status,
+        BotStatus::Stopped
+    );
+    let unknown = engine.start_bot("nobody", 1).await;
+    assert!(
+        matches!(
+            unknown,
+            CommandOutcome::Refused {
+                reason: RefusalReason::UserNotFound,
+                ..
+            }
+        ),
+        "{unknown:?}"
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flood_wait_is_honoured_to_the_second_then_the_group_is_posted() {
+    // Every session's first attempt meets a 2 s flood wait; later ones go through.
+    let scenario = r#"
+        [[overrides]]
+        session = "*"
+        flood_wait = { rate = 1.0, min_secs = 2, max_secs = 2 }
+    "#;
+    let mut options = Options::new(1, scenario);
+    options.worker.policy.max_wait_in_cycle = Duration::from_secs(10);
+    let engine = Engine::start(options, 1).await;
+    engine.tenant("f", 1).await;
+    engine.start_bot("f", 1).await;
+    engine
+        .wait_journal(20, "two attempts", |j| j.len() >= 2)
+        .await;
+    let journal = engine.journal();
+    engine.shutdown().await;
+    let first = &journal[0];
+    assert!(
+        matches!(
+            first.outcome,
+            Outcome::Error(SendError::FloodWait { secs: 2 })
+        ),
+        "{first:?}"
+    );
+    let waited = journal[1].started_at - first.ended_at;
+    assert!(
+        waited >= chrono::TimeDelta::seconds(2),
+        "retried after only {waited}"
+    );
+    assert!(
+        journal.iter().all(|e| e.violation.is_none()),
+        "posted inside a flood wait"
+    );
+}
+
+#[tokio::test]
+async fn a_group_that_forbids_writing_is_never_posted_to_again() {
+    let scenario = format!(
+        r#"
+        [[forbidden_targets]]
+        target = "{}"
+        code = "CHAT_WRITE_FORBIDDEN"
+    "#,
+        group(1)
+    );
+    let engine = Engine::start(Options::new(2, &scenario), 1).await;
+    engine.tenant("b", 3).await;
+    engine.start_bot("b", 2).await;
+    engine
+        .wait_journal(30, "three cycles", |j| cycles_of(j, "b").len() >= 3)
+        .await;
+    let journal = engine.journal();
+    let blocked = engine.store().user("b").unwrap().blocked_groups.clone();
+    engine.shutdown().await;
+    let to_forbidden: Vec<&JournalEntry> =
+        journal.iter().filter(|e| e.target == group(1)).collect();
+    assert_eq!(
+        to_forbidden.len(),
+        1,
+        "tried once, by one session, never again"
+    );
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0].group, group(1));
+    assert_eq!(blocked[0].reason, "CHAT_WRITE_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_dead_session_is_quarantined_and_replaced() {
+    let scenario = format!(
+        r#"
+        [[die_after_posts]]
+        session = "{}"
+        posts = 1
+        code = "USER_DEACTIVATED_BAN"
+    "#,
+        session_name(0)
+    );
+    let engine = Engine::start(Options::new(3, &scenario), 1).await;
+    engine.tenant("d", 2).await;
+    engine.start_bot("d", 1).await;
+    engine
+        .wait_journal(30, "the replacement to post", |j| {
+            j.iter()
+                .any(|e| e.session != session_name(0) && e.outcome.is_ok())
+        })
+        .await;
+    let user = engine.store().user("d").unwrap();
+    engine.shutdown().await;
+    assert_eq!(user.banned_sessions, vec![session_name(0)]);
+    assert_eq!(
+        user.ban_records[&session_name(0)].reason,
+        "USER_DEACTIVATED_BAN"
+    );
+    assert_eq!(user.assigned_sessions.len(), 1);
+    assert_ne!(user.assigned_sessions[0], session_name(0));
+}
