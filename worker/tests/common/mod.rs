@@ -140,6 +140,16 @@ impl Engine {
         engine
     }
 
+    /// A node with its own Redis connections (call it on the runtime that should run it).
+    pub async fn add_redis_node(&self, n: usize, scheduler: bool) -> Node {
+        let url = self.options.redis.clone().expect("a Redis URL");
+        let coord = Coordination::redis(RedisConfig::new(url.clone()), coord_config())
+            .await
+            .unwrap();
+        let queue = Queue::redis(&RedisConfig::new(url)).await.unwrap();
+        self.node(n, coord, queue, scheduler).await
+    }
+
     async fn node(&self, n: usize, coord: Coordination, queue: Queue, scheduler: bool) -> Node {
         let store = Store::open(StoreConfig {
             root: self.dir.path().to_owned(),
