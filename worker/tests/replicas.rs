@@ -34,12 +34,8 @@ fn two_workers_fifty_tenants_three_cycles() {
 
     // The test drives from one runtime; each node's tasks run on a runtime of its own.
     let driver = tokio::runtime::Runtime::new().unwrap();
-    let engine = driver.block_on(async {
-        let engine = Engine::start(options, 0).await;
-        engine
-    });
+    let mut engine = driver.block_on(Engine::start(options, 0));
     let mut runtimes = Vec::new();
-    let mut engine = engine;
     for n in 0..2 {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let node = runtime.block_on(engine.add_redis_node(n, n == 0));
@@ -141,7 +137,8 @@ fn two_workers_fifty_tenants_three_cycles() {
     );
 
     // No session was ever on two connections at once (the simulator would have killed it).
-    let mut by_session: HashMap<&str, Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+    type Span = (DateTime<Utc>, DateTime<Utc>);
+    let mut by_session: HashMap<&str, Vec<Span>> = HashMap::new();
     for e in &journal {
         by_session
             .entry(e.session.as_str())
