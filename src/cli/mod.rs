@@ -1,5 +1,6 @@
 //! The command line: one subcommand per module, each given the validated configuration.
 
+mod engine;
 mod pool;
 mod token;
 
@@ -17,6 +18,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a worker: consume start/stop commands and cycles from Redis (any number of replicas).
+    Worker,
+    /// Run the scheduler: emit cycles when tenants are due (one leads, others stand by).
+    Scheduler,
     /// Mint an HS256 token with the configured secret (for tests, scripts and newcomers).
     Token(token::TokenArgs),
     /// The session pool: list sessions by state.
@@ -47,12 +52,15 @@ enum SessionsCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&Source::from_process()?)?;
     // One-shot commands print their result; their log would only bury it.
-    let default_filter = "warn";
+    let service = matches!(cli.command, Command::Worker | Command::Scheduler);
+    let default_filter = if service { "info" } else { "warn" };
     crate::telemetry::init(
         config.log_format,
         config.log_filter.as_deref().unwrap_or(default_filter),
     )?;
     match cli.command {
+        Command::Worker => runtime()?.block_on(engine::worker_command(&config)),
+        Command::Scheduler => runtime()?.block_on(engine::scheduler_command(&config)),
         Command::Token(args) => token::run(&config, &args),
         Command::Sessions(SessionsCommand::List) => pool::list_sessions(&config),
         Command::Sessions(SessionsCommand::Import { paths }) => pool::import(&config, &paths),

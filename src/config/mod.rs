@@ -19,6 +19,8 @@
 //! | `HERALD_COMMAND_WAIT_MS` | `5000` | how long start/stop wait for the worker before 202 |
 //! | `HERALD_SIM_SCENARIO` / `HERALD_SIM_JOURNAL` | built-in / unset | simulator scenario and journal |
 //! | `HERALD_STATS_FLUSH_MS` | `200` | counter group-commit interval (the durability window) |
+//! | `HERALD_LEASE_TTL_MS` | `15000` | leases of cycles, sessions and the scheduler: how soon a dead process's work is taken over |
+//! | `HERALD_SHUTDOWN_DEADLINE_MS` | `30000` | on SIGTERM/SIGINT, how long posts in flight may take to finish |
 //! | `HERALD_LOG_FORMAT` | `text` | `text` or `json` (stderr) |
 //! | `HERALD_LOG` | `info` for services, `warn` for one-shot commands | log filter (`tracing` env-filter syntax) |
 //! | `HERALD_CONFIG_FILE` | unset | a `KEY=VALUE` file layered under the environment |
@@ -73,6 +75,8 @@ pub struct Config {
     pub sim_scenario: Option<PathBuf>,
     pub sim_journal: Option<PathBuf>,
     pub stats_flush_interval: Duration,
+    pub lease_ttl: Duration,
+    pub shutdown_deadline: Duration,
     pub log_format: LogFormat,
     /// `HERALD_LOG`, when set; otherwise each command picks its default.
     pub log_filter: Option<String>,
@@ -185,6 +189,18 @@ impl Config {
                 "HERALD_STATS_FLUSH_MS",
                 200,
                 1..=60_000,
+            )?),
+            lease_ttl: Duration::from_millis(ranged(
+                source,
+                "HERALD_LEASE_TTL_MS",
+                15_000,
+                300..=600_000,
+            )?),
+            shutdown_deadline: Duration::from_millis(ranged(
+                source,
+                "HERALD_SHUTDOWN_DEADLINE_MS",
+                30_000,
+                0..=600_000,
             )?),
             log_format,
             log_filter: source.get("HERALD_LOG")?,

@@ -311,7 +311,7 @@ async fn resume(
         entries.insert(group, entry);
     }
     if !entries.is_empty() {
-        tracing::info!(user.id = %user, cycle = cycle_no, groups = entries.len(), "resuming a cycle");
+        tracing::warn!(user.id = %user, cycle = cycle_no, groups = entries.len(), "resuming a cycle another worker began");
     }
     Ok(entries)
 }

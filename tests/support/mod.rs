@@ -1,0 +1,128 @@
+//! Shared pieces of the process-level tests: a data directory laid out with sessions, pairs and
+//! tenants, and `herald` child processes that are killed when the test ends.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use herald_data::{PostKind, Store, StoreConfig, UserId};
+use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
+use herald_sessions::{Pool, PoolConfig};
+
+pub fn session_name(i: usize) -> String {
+    format!("+1555{i:07}.session")
+}
+
+pub fn group(i: usize) -> String {
+    format!("-100{}", 1_000_000_000u64 + i as u64)
+}
+
+/// Writes `sessions` Telethon files into `sessions/unused/` and registers enough API pairs.
+pub async fn pool(root: &Path, sessions: usize) {
+    let dir = root.join("sessions/unused");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..sessions {
+        let credentials = SessionCredentials {
+            dc_id: 2,
+            server_address: "149.154.167.51".into(),
+            port: 443,
+            auth_key: AuthKey::new([(i % 251) as u8; 256]),
+        };
+        write_telethon(dir.join(session_name(i)), &credentials).unwrap();
+    }
+    let store = Store::open(StoreConfig::new(root)).unwrap();
+    let pool = Pool::new(store.clone(), PoolConfig::default());
+    for i in 0..sessions.div_ceil(7) {
+        pool.add_pair(&(10_000 + i).to_string(), &format!("{i:032x}"))
+            .await
+            .unwrap();
+    }
+    store.shutdown().unwrap();
+}
+
+/// Registers tenants with `groups` groups each and the given delays.
+pub async fn tenants(
+    root: &Path,
+    ids: &[String],
+    groups: usize,
+    delay_between_posts: u64,
+    delay_between_cycles: u64,
+) {
+    let store = Store::open(StoreConfig::new(root)).unwrap();
+    for id in ids {
+        let groups: Vec<String> = (0..groups).map(group).collect();
+        store
+            .upsert_user(&UserId::parse(id).unwrap(), move |u, _| {
+                u.groups = groups;
+                u.post_type = PostKind::Link;
+                u.post_content = "https://t.me/herald_demo/42".into();
+                u.delay_between_posts = delay_between_posts;
+                u.delay_between_cycles = delay_between_cycles;
+                Ok::<_, ()>(())
+            })
+            .await
+            .unwrap();
+    }
+    store.shutdown().unwrap();
+}
+
+/// A `herald` child process, SIGKILLed if still running when dropped.
+pub struct Herald {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Herald {
+    pub fn spawn(name: &str, args: &[&str], env: &[(String, String)]) -> Herald {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let log =
+            std::env::temp_dir().join(format!("herald-test-{}-{name}.log", std::process::id()));
+        let stderr = std::fs::File::create(&log)
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null());
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        Herald {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "herald-test-{}-{}.log",
+            std::process::id(),
+            self.name
+        ))
+    }
+}
+
+impl Drop for Herald {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
