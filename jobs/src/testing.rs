@@ -1,5 +1,5 @@
-//! Test support (feature `testing`): a private `redis-server` per test, on a free port, that the
-//! test can kill and start again on the same port. Never used outside tests.
+//! Test support (feature `testing`): a private `redis-server` per test or benchmark, on a free
+//! port, that the test can kill and start again on the same port. Never used by a service.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -193,7 +193,16 @@ impl RedisQueue {
                 continue;
             }
             if conn.is_none() {
-                match self.client.get_multiplexed_async_connection().await {
+                // A blocking read holds its answer back for READ_BLOCK: the connection must wait
+                // longer than that before calling it a timeout.
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(3)))
+                    .set_response_timeout(Some(READ_BLOCK + Duration::from_secs(5)));
+                match self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                {
                     Ok(c) => conn = Some(c),
                     Err(err) => {
                         tracing::warn!(kind = lane.kind, error = %err, "cannot reach Redis; retrying");
