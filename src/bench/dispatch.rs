@@ -258,8 +258,7 @@ fn redis_benchmark(port: u16) -> anyhow::Result<(f64, f64)> {
     let text = String::from_utf8_lossy(&output.stdout);
     let rate = |name: &str| -> f64 {
         text.split(['\r', '\n'])
-            .filter(|l| l.starts_with(name))
-            .last()
+            .rfind(|l| l.starts_with(name))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|n| n.parse().ok())
             .unwrap_or(0.0)
