@@ -3,6 +3,8 @@
 //! Benchmarks never run in the test suite.
 
 pub mod dispatch;
+pub mod lag;
+pub mod posts;
 pub mod report;
 pub mod store;
 
@@ -14,11 +16,17 @@ pub enum BenchCommand {
     Store(store::StoreArgs),
     /// Empty cycle jobs through scheduler, Redis and one worker process, beside BullMQ and redis-benchmark.
     Dispatch(dispatch::DispatchArgs),
+    /// How late cycles start after their next_run_at, in-process and through Redis.
+    Lag(lag::LagArgs),
+    /// End-to-end posts per second on one worker against the simulator, counters checked.
+    Posts(posts::PostsArgs),
 }
 
 pub fn run(config: &Config, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Store(args) => store::run(config, &args),
         BenchCommand::Dispatch(args) => dispatch::run(&args),
+        BenchCommand::Lag(args) => lag::run(&args),
+        BenchCommand::Posts(args) => posts::run(&args),
     }
 }

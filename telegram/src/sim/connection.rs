@@ -7,7 +7,6 @@
 //! shared state it does not own: it writes its session's state file only
 //! while holding that session's lock.
 
-use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +23,8 @@ pub(crate) struct SimConnection {
     pub(crate) inner: Arc<SimInner>,
     pub(crate) name: String,
     pub(crate) log_name: String,
-    /// The held `flock`; dropping the file releases it.
-    pub(crate) _lock: File,
+    /// Held while connected; dropping it releases the session.
+    pub(crate) _lock: super::state::SessionLock,
     pub(crate) state: SessionState,
     pub(crate) faults: Faults,
 }

@@ -81,7 +81,7 @@ impl SimTelegram {
     /// A simulator with the default [`TelegramConfig`].
     ///
     /// State is kept in `shared_state_dir`, else in `<journal>.state/` beside
-    /// the journal, else in a private temporary directory (one process only).
+    /// the journal, else in memory (one process only).
     pub fn new(
         scenario: Scenario,
         journal: Option<Journal>,

@@ -1,5 +1,6 @@
-//! What the simulated Telegram remembers about each session, shared by every
-//! process of a run through one directory.
+//! What the simulated Telegram remembers about each session: in memory for a
+//! simulator alone in its process, or shared by every process of a run through
+//! one directory.
 //!
 //! Owns the directory layout: `locks/<session>.lock` (an exclusive `flock` held
 //! by the one live connection), `sessions/<session>.dead` (the error that killed
@@ -8,8 +9,9 @@
 //! block on a lock: a second connection is Telegram's AUTH_KEY_DUPLICATED, not a
 //! wait. The kernel drops a dead process's `flock`, as a killed worker should.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
@@ -38,34 +40,56 @@ pub(crate) struct SessionState {
     pub(crate) dead_told: bool,
 }
 
-/// The shared state directory (or a private temporary one).
+/// The shared state directory, or memory when the simulator is alone.
 #[derive(Debug)]
 pub(crate) struct StateDir {
     root: PathBuf,
-    /// Keeps a private directory alive as long as the simulator; `None` when shared.
-    _private: Option<tempfile::TempDir>,
+    /// `Some` when nothing is shared: state lives here, not in files. File
+    /// writes per send cost more than the rest of a simulated send together,
+    /// which a benchmark or a demo in one process need not pay.
+    memory: Option<Memory>,
+}
+
+#[derive(Debug, Default)]
+struct Memory {
+    sessions: Mutex<HashMap<String, SessionState>>,
+    dead: Mutex<HashMap<String, String>>,
+    connected: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Proof of being a session's one live connection; released on drop.
+#[derive(Debug)]
+pub(crate) enum SessionLock {
+    /// The held `flock`; dropping the file releases it.
+    File(#[allow(dead_code)] File),
+    Memory(Arc<Mutex<HashSet<String>>>, String),
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        if let SessionLock::Memory(connected, name) = self {
+            lock(connected).remove(name.as_str());
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl StateDir {
-    /// Uses `dir` (created if missing) or, without one, a private temporary directory.
+    /// Uses `dir` (created if missing) or, without one, memory (one process only).
     pub(crate) fn open(dir: Option<PathBuf>) -> Result<Self, TelegramError> {
-        let (root, private) = match dir {
-            Some(dir) => (dir, None),
-            None => {
-                let temp = tempfile::Builder::new()
-                    .prefix("herald-sim-state")
-                    .tempdir()
-                    .map_err(TelegramError::State)?;
-                (temp.path().to_path_buf(), Some(temp))
-            }
+        let Some(root) = dir else {
+            return Ok(Self {
+                root: PathBuf::from("<memory>"),
+                memory: Some(Memory::default()),
+            });
         };
         for sub in ["locks", "sessions"] {
             std::fs::create_dir_all(root.join(sub)).map_err(TelegramError::State)?;
         }
-        Ok(Self {
-            root,
-            _private: private,
-        })
+        Ok(Self { root, memory: None })
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -80,14 +104,18 @@ impl StateDir {
 
     /// Takes the session's connection lock; `Ok(None)` when another
     /// connection, in this process or another, holds it.
-    pub(crate) fn try_lock(&self, name: &str) -> std::io::Result<Option<File>> {
+    pub(crate) fn try_lock(&self, name: &str) -> std::io::Result<Option<SessionLock>> {
+        if let Some(memory) = &self.memory {
+            let fresh = lock(&memory.connected).insert(name.to_owned());
+            return Ok(fresh.then(|| SessionLock::Memory(memory.connected.clone(), name.to_owned())));
+        }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(self.path("locks", name, "lock"))?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(file)),
+            Ok(()) => Ok(Some(SessionLock::File(file))),
             Err(TryLockError::WouldBlock) => Ok(None),
             Err(TryLockError::Error(e)) => Err(e),
         }
@@ -95,6 +123,9 @@ impl StateDir {
 
     /// The code that killed the session, if it is dead.
     pub(crate) fn dead_code(&self, name: &str) -> Option<String> {
+        if let Some(memory) = &self.memory {
+            return lock(&memory.dead).get(name).cloned();
+        }
         std::fs::read_to_string(self.path("sessions", name, "dead"))
             .ok()
             .map(|code| code.trim().to_owned())
@@ -103,6 +134,10 @@ impl StateDir {
 
     /// Records the session's death; the first recorded cause stays.
     pub(crate) fn mark_dead(&self, name: &str, code: &str) -> std::io::Result<()> {
+        if let Some(memory) = &self.memory {
+            lock(&memory.dead).entry(name.to_owned()).or_insert_with(|| code.to_owned());
+            return Ok(());
+        }
         let path = self.path("sessions", name, "dead");
         let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => file,
@@ -116,6 +151,9 @@ impl StateDir {
     /// The session's memory; empty when never used. A damaged file (a crash
     /// mid-write cannot produce one, the rename is atomic) reads as empty.
     pub(crate) fn load(&self, name: &str) -> SessionState {
+        if let Some(memory) = &self.memory {
+            return lock(&memory.sessions).get(name).cloned().unwrap_or_default();
+        }
         std::fs::read(self.path("sessions", name, "json"))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -124,6 +162,10 @@ impl StateDir {
 
     /// Saves the session's memory; only the lock holder calls this.
     pub(crate) fn save(&self, name: &str, state: &SessionState) -> std::io::Result<()> {
+        if let Some(memory) = &self.memory {
+            lock(&memory.sessions).insert(name.to_owned(), state.clone());
+            return Ok(());
+        }
         let path = self.path("sessions", name, "json");
         let temp = path.with_extension("json.tmp");
         std::fs::write(&temp, serde_json::to_vec(state)?)?;

@@ -1,0 +1,198 @@
+//! `herald bench posts`: end-to-end posts per second on one in-process worker against the
+//! simulated Telegram with no latency and no delays, many tenants; at the end the counters in
+//! `stats.json` must equal the sends the simulator saw, and the number of `stats.json` writes
+//! shows the group commit bounding counter traffic.
+
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use herald_data::{BotStatus, PostKind, Store, StoreConfig, User};
+use herald_jobs::{ConsumerLimits, CoordConfig, Coordination, Queue, clock};
+use herald_scheduler::{Scheduler, SchedulerConfig};
+use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
+use herald_sessions::{Pool, PoolConfig};
+use herald_telegram::{ApiCredentials, AttemptLabel, Connection, Post, Scenario, SendError, SessionHandle, SimTelegram, Target, Telegram};
+use herald_worker::{Worker, WorkerConfig};
+use tokio_util::sync::CancellationToken;
+
+use super::report::{line, table};
+
+#[derive(Debug, clap::Args)]
+pub struct PostsArgs {
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// Groups per tenant (one session each).
+    #[arg(long, default_value_t = 10)]
+    groups: usize,
+    /// How long to post.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Directory for the throw-away data directory (a real disk, not a tmpfs).
+    #[arg(long, default_value = ".")]
+    dir: std::path::PathBuf,
+}
+
+pub fn run(args: &PostsArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let dir = tempfile::Builder::new().prefix("herald-bench-posts-").tempdir_in(&args.dir)?;
+    line("## bench posts")?;
+    line(&format!("setting up {} tenants with one session and {} groups each ...", args.users, args.groups))?;
+    runtime.block_on(setup(dir.path(), args))?;
+    let measured = runtime.block_on(measure(dir.path(), args))?;
+    line(&format!(
+        "\nOne process: in-process queue and coordination, simulated Telegram (no latency, no faults), delays 0, {} s of posting.\n",
+        args.seconds
+    ))?;
+    table(
+        &["posts/s", "posts", "counters in stats.json", "stats.json writes", "posts per stats.json write"],
+        &[vec![
+            format!("{:.0}", measured.posts as f64 / measured.elapsed.as_secs_f64()),
+            measured.posts.to_string(),
+            if measured.counted == measured.posts { format!("{} (exact)", measured.counted) } else { format!("{} (MISMATCH)", measured.counted) },
+            measured.stats_writes.to_string(),
+            format!("{:.0}", measured.posts as f64 / measured.stats_writes.max(1) as f64),
+        ]],
+    )?;
+    if measured.counted != measured.posts {
+        bail!("counters ({}) differ from the sends the simulator saw ({})", measured.counted, measured.posts);
+    }
+    Ok(())
+}
+
+/// Sessions, pairs and running tenants, written directly (the start path is not what is measured).
+async fn setup(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<()> {
+    let store = Store::open(StoreConfig::new(root))?;
+    let pool = Pool::new(store.clone(), PoolConfig::default());
+    for i in 0..args.users.div_ceil(7) {
+        pool.add_pair(&(10_000 + i).to_string(), &format!("{i:032x}")).await?;
+    }
+    let credentials = SessionCredentials { dc_id: 2, server_address: "149.154.167.51".into(), port: 443, auth_key: AuthKey::new([7; 256]) };
+    for i in 0..args.users {
+        let dir = root.join("sessions/assigned").join(format!("u{i}"));
+        std::fs::create_dir_all(&dir)?;
+        write_telethon(dir.join(format!("s{i}.session")), &credentials)?;
+    }
+    let (users, groups) = (args.users, args.groups);
+    store
+        .update_users(move |doc| {
+            for i in 0..users {
+                let session = format!("s{i}.session");
+                doc.bindings.insert(session.clone(), (i / 7) as u32);
+                let user = User {
+                    assigned_sessions: vec![session],
+                    api_pairs: vec![(i / 7) as u32],
+                    groups: (0..groups).map(|g| format!("-100{}", 1_000_000_000 + g)).collect(),
+                    post_type: PostKind::Link,
+                    post_content: "https://t.me/herald_demo/42".into(),
+                    bot_status: BotStatus::Running,
+                    delay_between_posts: 0,
+                    delay_between_cycles: 0,
+                    ..User::default()
+                };
+                doc.users.insert(format!("u{i}"), Arc::new(user));
+            }
+            Ok::<_, ()>(())
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("setup: {e:?}"))?;
+    store.shutdown()?;
+    Ok(())
+}
+
+struct Measured {
+    posts: u64,
+    counted: u64,
+    elapsed: Duration,
+    stats_writes: u64,
+}
+
+async fn measure(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<Measured> {
+    let store = Store::open(StoreConfig::new(root))?;
+    let pool = Pool::new(store.clone(), PoolConfig::default());
+    let coord = Coordination::in_memory(CoordConfig::default());
+    let queue = Queue::in_memory();
+    let sends = Arc::new(AtomicU64::new(0));
+    let sim = SimTelegram::new(Scenario::default(), None, None)?;
+    let telegram = Arc::new(Counting { inner: sim, sends: sends.clone() });
+    let shutdown = CancellationToken::new();
+    let mut config = WorkerConfig::new(store.process_id());
+    config.min_delay_between_posts = 0;
+    config.min_delay_between_cycles = 0;
+    let worker = Worker::new(store.clone(), pool, coord.clone(), telegram, config, shutdown.clone());
+    let (on_command, on_cycle) = worker.handlers();
+    let limits = ConsumerLimits { cycles: args.users, ..ConsumerLimits::default() };
+    let consumer = tokio::spawn({
+        let (queue, shutdown) = (queue.clone(), shutdown.clone());
+        async move { queue.consume(on_command, on_cycle, limits, shutdown).await }
+    });
+    coord.set_epoch("bench-posts").await?;
+    let scheduler = Scheduler::new(coord.clone(), queue, store.clone(), SchedulerConfig::new("bench-posts"));
+    let scheduling = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { scheduler.run(shutdown).await }
+    });
+    let stats_file = root.join("data/stats.json.lock");
+    let writes_before = generation(&stats_file);
+    let now = clock::now();
+    for i in 0..args.users {
+        coord.schedule(&format!("u{i}"), now).await?;
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    shutdown.cancel();
+    consumer.await?.context("the worker failed")?;
+    scheduling.await?;
+    let elapsed = started.elapsed();
+    store.shutdown()?;
+    let posts = sends.load(Ordering::Relaxed);
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("data/stats.json"))?)?;
+    let counted: u64 = stats["users"].as_object().map(|u| u.values().filter_map(|s| s["total_posts"].as_u64()).sum()).unwrap_or(0);
+    let stats_writes = generation(&stats_file).saturating_sub(writes_before);
+    Ok(Measured { posts, counted, elapsed, stats_writes })
+}
+
+/// The data manager's write count for a file (kept in the lock file's first 8 bytes).
+fn generation(lock: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(lock).unwrap_or_default();
+    let _ = std::fs::metadata(lock).map(|m| m.size());
+    bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0)
+}
+
+/// The simulator, counting every send it receives.
+struct Counting {
+    inner: SimTelegram,
+    sends: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl Telegram for Counting {
+    async fn connect(&self, session: SessionHandle, api: ApiCredentials) -> Result<Box<dyn Connection>, SendError> {
+        let inner = self.inner.connect(session, api).await?;
+        Ok(Box::new(CountingConnection { inner, sends: self.sends.clone() }))
+    }
+}
+
+struct CountingConnection {
+    inner: Box<dyn Connection>,
+    sends: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl Connection for CountingConnection {
+    async fn send(&mut self, target: &Target, post: &Post, label: &AttemptLabel) -> Result<(), SendError> {
+        self.sends.fetch_add(1, Ordering::Relaxed);
+        self.inner.send(target, post, label).await
+    }
+
+    async fn is_authorized(&mut self) -> Result<bool, SendError> {
+        self.inner.is_authorized().await
+    }
+
+    async fn disconnect(self: Box<Self>) {
+        self.inner.disconnect().await;
+    }
+}
