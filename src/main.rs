@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// glibc's allocator spent a fifth of a busy worker's time in malloc and free across tokio's
+/// threads (bench posts, perf); mimalloc's per-thread heaps do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = herald::cli::Cli::parse();
     match herald::cli::run(cli) {

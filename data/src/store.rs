@@ -261,7 +261,7 @@ impl Store {
         }
     }
 
-    /// Appends a line to the tenant's log (written within a quarter second). Never pass secrets.
+    /// Appends a line to the tenant's log (written within a second). Never pass secrets.
     pub fn log(&self, user: &UserId, level: Level, message: &str) {
         self.inner.logs.log(user, level, message);
     }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use herald_jobs::testing::RedisServer;
-use herald_jobs::{Command, ConsumerLimits, CoordConfig, Coordination, Cycle, Queue, RedisConfig, clock, handler};
+use herald_jobs::{
+    Command, ConsumerLimits, CoordConfig, Coordination, Cycle, Queue, RedisConfig, clock, handler,
+};
 use herald_scheduler::{Scheduler, SchedulerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +27,11 @@ pub struct LagArgs {
 
 pub fn run(args: &LagArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let in_process = runtime.block_on(measure(Coordination::in_memory(CoordConfig::default()), Queue::in_memory(), args))?;
+    let in_process = runtime.block_on(measure(
+        Coordination::in_memory(CoordConfig::default()),
+        Queue::in_memory(),
+        args,
+    ))?;
     let server = RedisServer::start();
     let redis = RedisConfig::new(server.url());
     let via_redis = runtime.block_on(async {
@@ -42,11 +48,19 @@ pub fn run(args: &LagArgs) -> anyhow::Result<()> {
     table(
         &["path", "p50", "p99", "max"],
         &[
-            row("in-process (memory coordination, channel queue)", &in_process),
-            row("through Redis (Lua coordination, Streams queue)", &via_redis),
+            row(
+                "in-process (memory coordination, channel queue)",
+                &in_process,
+            ),
+            row(
+                "through Redis (Lua coordination, Streams queue)",
+                &via_redis,
+            ),
         ],
     )?;
-    line("For comparison (stated in the issue, not measured here): the seed design's 2 s tick gives up to 2,000 ms.")
+    line(
+        "For comparison (stated in the issue, not measured here): the seed design's 2 s tick gives up to 2,000 ms.",
+    )
 }
 
 async fn measure(coord: Coordination, queue: Queue, args: &LagArgs) -> anyhow::Result<Summary> {
@@ -68,14 +82,24 @@ async fn measure(coord: Coordination, queue: Queue, args: &LagArgs) -> anyhow::R
         let (queue, shutdown) = (queue.clone(), shutdown.clone());
         async move {
             queue
-                .consume(handler(|_c: Command| async { Ok(()) }), on_cycle, ConsumerLimits::default(), shutdown)
+                .consume(
+                    handler(|_c: Command| async { Ok(()) }),
+                    on_cycle,
+                    ConsumerLimits::default(),
+                    shutdown,
+                )
                 .await
         }
     });
     let data = tempfile::tempdir()?;
     let store = herald_data::Store::open(herald_data::StoreConfig::new(data.path()))?;
     coord.set_epoch("bench-lag").await?;
-    let scheduler = Scheduler::new(coord.clone(), queue, store.clone(), SchedulerConfig::new("bench-lag"));
+    let scheduler = Scheduler::new(
+        coord.clone(),
+        queue,
+        store.clone(),
+        SchedulerConfig::new("bench-lag"),
+    );
     let run = tokio::spawn({
         let shutdown = shutdown.clone();
         async move { scheduler.run(shutdown).await }
@@ -84,10 +108,17 @@ async fn measure(coord: Coordination, queue: Queue, args: &LagArgs) -> anyhow::R
     let start = clock::now() + TimeDelta::seconds(1);
     let step = args.spread_secs as f64 * 1000.0 / args.users as f64;
     for i in 0..args.users {
-        coord.schedule(&format!("u{i}"), start + TimeDelta::microseconds((i as f64 * step * 1000.0) as i64)).await?;
+        coord
+            .schedule(
+                &format!("u{i}"),
+                start + TimeDelta::microseconds((i as f64 * step * 1000.0) as i64),
+            )
+            .await?;
     }
     let deadline = Duration::from_secs(args.spread_secs + 60);
-    tokio::time::timeout(deadline, shutdown.cancelled()).await.map_err(|_| anyhow::anyhow!("not every cycle started within {deadline:?}"))?;
+    tokio::time::timeout(deadline, shutdown.cancelled())
+        .await
+        .map_err(|_| anyhow::anyhow!("not every cycle started within {deadline:?}"))?;
     consumer.await??;
     run.await?;
     store.shutdown()?;

@@ -15,7 +15,10 @@ use herald_jobs::{ConsumerLimits, CoordConfig, Coordination, Queue, clock};
 use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
 use herald_sessions::{Pool, PoolConfig};
-use herald_telegram::{ApiCredentials, AttemptLabel, Connection, Post, Scenario, SendError, SessionHandle, SimTelegram, Target, Telegram};
+use herald_telegram::{
+    ApiCredentials, AttemptLabel, Connection, Post, Scenario, SendError, SessionHandle,
+    SimTelegram, Target, Telegram,
+};
 use herald_worker::{Worker, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -38,9 +41,14 @@ pub struct PostsArgs {
 
 pub fn run(args: &PostsArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let dir = tempfile::Builder::new().prefix("herald-bench-posts-").tempdir_in(&args.dir)?;
+    let dir = tempfile::Builder::new()
+        .prefix("herald-bench-posts-")
+        .tempdir_in(&args.dir)?;
     line("## bench posts")?;
-    line(&format!("setting up {} tenants with one session and {} groups each ...", args.users, args.groups))?;
+    line(&format!(
+        "setting up {} tenants with one session and {} groups each ...",
+        args.users, args.groups
+    ))?;
     runtime.block_on(setup(dir.path(), args))?;
     let measured = runtime.block_on(measure(dir.path(), args))?;
     line(&format!(
@@ -48,17 +56,37 @@ pub fn run(args: &PostsArgs) -> anyhow::Result<()> {
         args.seconds
     ))?;
     table(
-        &["posts/s", "posts", "counters in stats.json", "stats.json writes", "posts per stats.json write"],
+        &[
+            "posts/s",
+            "posts",
+            "counters in stats.json",
+            "stats.json writes",
+            "posts per stats.json write",
+        ],
         &[vec![
-            format!("{:.0}", measured.posts as f64 / measured.elapsed.as_secs_f64()),
+            format!(
+                "{:.0}",
+                measured.posts as f64 / measured.elapsed.as_secs_f64()
+            ),
             measured.posts.to_string(),
-            if measured.counted == measured.posts { format!("{} (exact)", measured.counted) } else { format!("{} (MISMATCH)", measured.counted) },
+            if measured.counted == measured.posts {
+                format!("{} (exact)", measured.counted)
+            } else {
+                format!("{} (MISMATCH)", measured.counted)
+            },
             measured.stats_writes.to_string(),
-            format!("{:.0}", measured.posts as f64 / measured.stats_writes.max(1) as f64),
+            format!(
+                "{:.0}",
+                measured.posts as f64 / measured.stats_writes.max(1) as f64
+            ),
         ]],
     )?;
     if measured.counted != measured.posts {
-        bail!("counters ({}) differ from the sends the simulator saw ({})", measured.counted, measured.posts);
+        bail!(
+            "counters ({}) differ from the sends the simulator saw ({})",
+            measured.counted,
+            measured.posts
+        );
     }
     Ok(())
 }
@@ -68,9 +96,15 @@ async fn setup(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<()> {
     let store = Store::open(StoreConfig::new(root))?;
     let pool = Pool::new(store.clone(), PoolConfig::default());
     for i in 0..args.users.div_ceil(7) {
-        pool.add_pair(&(10_000 + i).to_string(), &format!("{i:032x}")).await?;
+        pool.add_pair(&(10_000 + i).to_string(), &format!("{i:032x}"))
+            .await?;
     }
-    let credentials = SessionCredentials { dc_id: 2, server_address: "149.154.167.51".into(), port: 443, auth_key: AuthKey::new([7; 256]) };
+    let credentials = SessionCredentials {
+        dc_id: 2,
+        server_address: "149.154.167.51".into(),
+        port: 443,
+        auth_key: AuthKey::new([7; 256]),
+    };
     for i in 0..args.users {
         let dir = root.join("sessions/assigned").join(format!("u{i}"));
         std::fs::create_dir_all(&dir)?;
@@ -85,7 +119,9 @@ async fn setup(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<()> {
                 let user = User {
                     assigned_sessions: vec![session],
                     api_pairs: vec![(i / 7) as u32],
-                    groups: (0..groups).map(|g| format!("-100{}", 1_000_000_000 + g)).collect(),
+                    groups: (0..groups)
+                        .map(|g| format!("-100{}", 1_000_000_000 + g))
+                        .collect(),
                     post_type: PostKind::Link,
                     post_content: "https://t.me/herald_demo/42".into(),
                     bot_status: BotStatus::Running,
@@ -117,20 +153,38 @@ async fn measure(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<Mea
     let queue = Queue::in_memory();
     let sends = Arc::new(AtomicU64::new(0));
     let sim = SimTelegram::new(Scenario::default(), None, None)?;
-    let telegram = Arc::new(Counting { inner: sim, sends: sends.clone() });
+    let telegram = Arc::new(Counting {
+        inner: sim,
+        sends: sends.clone(),
+    });
     let shutdown = CancellationToken::new();
     let mut config = WorkerConfig::new(store.process_id());
     config.min_delay_between_posts = 0;
     config.min_delay_between_cycles = 0;
-    let worker = Worker::new(store.clone(), pool, coord.clone(), telegram, config, shutdown.clone());
+    let worker = Worker::new(
+        store.clone(),
+        pool,
+        coord.clone(),
+        telegram,
+        config,
+        shutdown.clone(),
+    );
     let (on_command, on_cycle) = worker.handlers();
-    let limits = ConsumerLimits { cycles: args.users, ..ConsumerLimits::default() };
+    let limits = ConsumerLimits {
+        cycles: args.users,
+        ..ConsumerLimits::default()
+    };
     let consumer = tokio::spawn({
         let (queue, shutdown) = (queue.clone(), shutdown.clone());
         async move { queue.consume(on_command, on_cycle, limits, shutdown).await }
     });
     coord.set_epoch("bench-posts").await?;
-    let scheduler = Scheduler::new(coord.clone(), queue, store.clone(), SchedulerConfig::new("bench-posts"));
+    let scheduler = Scheduler::new(
+        coord.clone(),
+        queue,
+        store.clone(),
+        SchedulerConfig::new("bench-posts"),
+    );
     let scheduling = tokio::spawn({
         let shutdown = shutdown.clone();
         async move { scheduler.run(shutdown).await }
@@ -149,17 +203,30 @@ async fn measure(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<Mea
     let elapsed = started.elapsed();
     store.shutdown()?;
     let posts = sends.load(Ordering::Relaxed);
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("data/stats.json"))?)?;
-    let counted: u64 = stats["users"].as_object().map(|u| u.values().filter_map(|s| s["total_posts"].as_u64()).sum()).unwrap_or(0);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/stats.json"))?)?;
+    let counted: u64 = stats["users"]
+        .as_object()
+        .map(|u| u.values().filter_map(|s| s["total_posts"].as_u64()).sum())
+        .unwrap_or(0);
     let stats_writes = generation(&stats_file).saturating_sub(writes_before);
-    Ok(Measured { posts, counted, elapsed, stats_writes })
+    Ok(Measured {
+        posts,
+        counted,
+        elapsed,
+        stats_writes,
+    })
 }
 
 /// The data manager's write count for a file (kept in the lock file's first 8 bytes).
 fn generation(lock: &std::path::Path) -> u64 {
     let bytes = std::fs::read(lock).unwrap_or_default();
     let _ = std::fs::metadata(lock).map(|m| m.size());
-    bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0)
+    bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
 }
 
 /// The simulator, counting every send it receives.
@@ -170,9 +237,16 @@ struct Counting {
 
 #[async_trait]
 impl Telegram for Counting {
-    async fn connect(&self, session: SessionHandle, api: ApiCredentials) -> Result<Box<dyn Connection>, SendError> {
+    async fn connect(
+        &self,
+        session: SessionHandle,
+        api: ApiCredentials,
+    ) -> Result<Box<dyn Connection>, SendError> {
         let inner = self.inner.connect(session, api).await?;
-        Ok(Box::new(CountingConnection { inner, sends: self.sends.clone() }))
+        Ok(Box::new(CountingConnection {
+            inner,
+            sends: self.sends.clone(),
+        }))
     }
 }
 
@@ -183,7 +257,12 @@ struct CountingConnection {
 
 #[async_trait]
 impl Connection for CountingConnection {
-    async fn send(&mut self, target: &Target, post: &Post, label: &AttemptLabel) -> Result<(), SendError> {
+    async fn send(
+        &mut self,
+        target: &Target,
+        post: &Post,
+        label: &AttemptLabel,
+    ) -> Result<(), SendError> {
         self.sends.fetch_add(1, Ordering::Relaxed);
         self.inner.send(target, post, label).await
     }

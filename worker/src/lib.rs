@@ -18,6 +18,7 @@
 
 mod checkpoint;
 pub mod command;
+mod credentials;
 mod cycle;
 mod holds;
 pub mod outcome;
@@ -82,6 +83,7 @@ struct Inner {
     coord: Coordination,
     telegram: Arc<dyn Telegram>,
     config: WorkerConfig,
+    credentials: credentials::CredentialCache,
     /// Cancelled when the process shuts down: cycles stop between posts and give their claim back.
     shutdown: CancellationToken,
 }
@@ -110,6 +112,7 @@ impl Worker {
                 coord,
                 telegram,
                 config,
+                credentials: credentials::CredentialCache::default(),
                 shutdown,
             }),
         }

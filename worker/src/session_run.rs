@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use herald_data::{BlockedGroup, Level, User, UserId, mask_session_name};
 use herald_jobs::clock;
-use herald_session_file::read_telethon;
 use herald_telegram::{
     ApiCredentials, AttemptLabel, Connection, Post, SendError, SessionHandle, Target,
 };
@@ -184,8 +183,10 @@ impl SessionCtx {
             .pool
             .session_file(&self.user, &job.session)
             .map_err(|e| e.to_string())?;
-        let credentials =
-            read_telethon(&path).map_err(|e| format!("session file unusable: {e}"))?;
+        let credentials = w
+            .credentials
+            .read(&path)
+            .map_err(|e| format!("session file unusable: {e}"))?;
         let pair = w
             .pool
             .pair_credentials(job.pair)

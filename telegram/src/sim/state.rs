@@ -11,9 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions, TryLockError};
-use std::sync::{Arc, Mutex};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -107,7 +107,9 @@ impl StateDir {
     pub(crate) fn try_lock(&self, name: &str) -> std::io::Result<Option<SessionLock>> {
         if let Some(memory) = &self.memory {
             let fresh = lock(&memory.connected).insert(name.to_owned());
-            return Ok(fresh.then(|| SessionLock::Memory(memory.connected.clone(), name.to_owned())));
+            return Ok(
+                fresh.then(|| SessionLock::Memory(memory.connected.clone(), name.to_owned()))
+            );
         }
         let file = OpenOptions::new()
             .create(true)
@@ -135,7 +137,9 @@ impl StateDir {
     /// Records the session's death; the first recorded cause stays.
     pub(crate) fn mark_dead(&self, name: &str, code: &str) -> std::io::Result<()> {
         if let Some(memory) = &self.memory {
-            lock(&memory.dead).entry(name.to_owned()).or_insert_with(|| code.to_owned());
+            lock(&memory.dead)
+                .entry(name.to_owned())
+                .or_insert_with(|| code.to_owned());
             return Ok(());
         }
         let path = self.path("sessions", name, "dead");
@@ -152,7 +156,10 @@ impl StateDir {
     /// mid-write cannot produce one, the rename is atomic) reads as empty.
     pub(crate) fn load(&self, name: &str) -> SessionState {
         if let Some(memory) = &self.memory {
-            return lock(&memory.sessions).get(name).cloned().unwrap_or_default();
+            return lock(&memory.sessions)
+                .get(name)
+                .cloned()
+                .unwrap_or_default();
         }
         std::fs::read(self.path("sessions", name, "json"))
             .ok()
