@@ -1,5 +1,7 @@
 //! The command line: one subcommand per module, each given the validated configuration.
 
+mod all;
+mod api;
 mod engine;
 mod pool;
 mod token;
@@ -18,6 +20,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run API, scheduler and worker in one process (in-process queue unless HERALD_REDIS_URL is set).
+    All(all::AllArgs),
+    /// Run the HTTP API of a scale-out deployment (needs HERALD_REDIS_URL).
+    Api,
     /// Run a worker: consume start/stop commands and cycles from Redis (any number of replicas).
     Worker,
     /// Run the scheduler: emit cycles when tenants are due (one leads, others stand by).
@@ -52,13 +58,18 @@ enum SessionsCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&Source::from_process()?)?;
     // One-shot commands print their result; their log would only bury it.
-    let service = matches!(cli.command, Command::Worker | Command::Scheduler);
+    let service = matches!(
+        cli.command,
+        Command::Worker | Command::Scheduler | Command::Api | Command::All(_)
+    );
     let default_filter = if service { "info" } else { "warn" };
     crate::telemetry::init(
         config.log_format,
         config.log_filter.as_deref().unwrap_or(default_filter),
     )?;
     match cli.command {
+        Command::All(args) => runtime()?.block_on(all::all_command(config, &args)),
+        Command::Api => runtime()?.block_on(api::api_command(&config)),
         Command::Worker => runtime()?.block_on(engine::worker_command(&config)),
         Command::Scheduler => runtime()?.block_on(engine::scheduler_command(&config)),
         Command::Token(args) => token::run(&config, &args),

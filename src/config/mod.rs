@@ -58,6 +58,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// Whether `HERALD_DATA_DIR` was given (`--demo` uses a temporary directory otherwise).
+    pub data_dir_given: bool,
     pub listen: SocketAddr,
     pub jwt_secret: Option<SecretString>,
     pub frontend_urls: Vec<String>,
@@ -132,6 +134,7 @@ impl Config {
             Some(other) => bail!("HERALD_LOG_FORMAT must be 'text' or 'json', not '{other}'"),
         };
         Ok(Config {
+            data_dir_given: source.get("HERALD_DATA_DIR")?.is_some(),
             data_dir: PathBuf::from(source.get("HERALD_DATA_DIR")?.unwrap_or_else(|| ".".into())),
             listen: parse(
                 source,

@@ -1,0 +1,490 @@
+//! The session pool for admins: list, upload one file or a zip of them, assign, unassign, verify,
+//! ban and health-check. Everything goes through the session crate; answers name files, never
+//! server paths.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use axum::extract::{Multipart, State};
+use chrono::{DateTime, Utc};
+use herald_data::UserId;
+use herald_sessions::{MAX_SESSION_FILE_BYTES, Place};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Admin;
+use crate::body::Body;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::{AppState, HealthReport, SessionHealth};
+
+/// Bounds on a bulk upload: entries, total uncompressed bytes, compression ratio of one entry.
+const MAX_ZIP_ENTRIES: usize = 1000;
+const MAX_ZIP_TOTAL: u64 = 256 * 1024 * 1024;
+const MAX_ZIP_RATIO: u64 = 100;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Counts {
+    total: usize,
+    unused: usize,
+    assigned: usize,
+    banned: usize,
+    frozen: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignedSession {
+    filename: String,
+    user_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionLists {
+    unused: Vec<String>,
+    assigned: Vec<AssignedSession>,
+    banned: Vec<String>,
+    frozen: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListResponse {
+    success: bool,
+    counts: Counts,
+    sessions: SessionLists,
+}
+
+/// The pool by state.
+#[utoipa::path(get, path = "/api/admin/sessions/list", tag = "admin",
+    responses((status = 200, body = ListResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<axum::Json<ListResponse>, ApiError> {
+    let l = state.inner.pool.listing()?;
+    let counts = Counts {
+        total: l.unused.len() + l.assigned.len() + l.banned.len() + l.frozen.len(),
+        unused: l.unused.len(),
+        assigned: l.assigned.len(),
+        banned: l.banned.len(),
+        frozen: l.frozen.len(),
+    };
+    let assigned = l
+        .assigned
+        .into_iter()
+        .map(|(filename, user_id)| AssignedSession { filename, user_id })
+        .collect();
+    Ok(axum::Json(ListResponse {
+        success: true,
+        counts,
+        sessions: SessionLists {
+            unused: l.unused,
+            assigned,
+            banned: l.banned,
+            frozen: l.frozen,
+        },
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadResponse {
+    success: bool,
+    message: String,
+    filename: String,
+    verification: Verification,
+}
+
+/// Adds one session file (multipart field `file`) to the unused pool.
+#[utoipa::path(post, path = "/api/admin/sessions/upload", tag = "admin", request_body(content_type = "multipart/form-data", description = "field `file`: a .session file"),
+    responses((status = 200, body = UploadResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn upload(
+    State(state): State<AppState>,
+    _admin: Admin,
+    multipart: Multipart,
+) -> Result<axum::Json<UploadResponse>, ApiError> {
+    let (name, bytes) = file_field(multipart).await?;
+    let pool = state.inner.pool.clone();
+    let imported = tokio::task::spawn_blocking(move || pool.import_bytes(&name, &bytes, None))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(axum::Json(UploadResponse {
+        success: true,
+        message: "Session uploaded".into(),
+        filename: imported.name,
+        verification: Verification {
+            valid: true,
+            reason: None,
+        },
+    }))
+}
+
+/// The `file` field of a multipart body: its name and bytes.
+async fn file_field(mut multipart: Multipart) -> Result<(String, Vec<u8>), ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Upload is too large",
+            )
+        } else {
+            ApiError::bad_request(format!("Invalid multipart body: {}", e.body_text()))
+        }
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field
+            .file_name()
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::bad_request("The file field has no file name"))?;
+        let bytes = field.bytes().await.map_err(bad)?;
+        return Ok((name, bytes.to_vec()));
+    }
+    Err(ApiError::bad_request("Missing multipart field 'file'"))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rejected {
+    filename: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResponse {
+    success: bool,
+    extracted: Vec<String>,
+    rejected: Vec<Rejected>,
+}
+
+/// Adds every session file of a zip (multipart field `file`); entries are bounded in number, size
+/// and compression ratio, and one inside a folder or with an unsafe name is refused.
+#[utoipa::path(post, path = "/api/admin/sessions/bulk-upload", tag = "admin", request_body(content_type = "multipart/form-data", description = "field `file`: a zip of .session files"),
+    responses((status = 200, body = BulkResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn bulk_upload(
+    State(state): State<AppState>,
+    _admin: Admin,
+    multipart: Multipart,
+) -> Result<axum::Json<BulkResponse>, ApiError> {
+    let (_, bytes) = file_field(multipart).await?;
+    let pool = state.inner.pool.clone();
+    let (extracted, rejected) = tokio::task::spawn_blocking(move || unzip_into_pool(&pool, &bytes))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(axum::Json(BulkResponse {
+        success: true,
+        extracted,
+        rejected,
+    }))
+}
+
+fn unzip_into_pool(
+    pool: &herald_sessions::Pool,
+    bytes: &[u8],
+) -> Result<(Vec<String>, Vec<Rejected>), ApiError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| ApiError::bad_request(format!("Not a zip file: {e}")))?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(ApiError::bad_request(format!(
+            "The zip holds {} entries; at most {MAX_ZIP_ENTRIES} are accepted",
+            archive.len()
+        )));
+    }
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut rejected = Vec::new();
+    let mut total = 0u64;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| ApiError::bad_request(format!("Unreadable zip: {e}")))?;
+        let name = entry.name().to_owned();
+        if entry.is_dir() {
+            continue;
+        }
+        let refuse = |reason: &str| Rejected {
+            filename: name.clone(),
+            reason: reason.to_owned(),
+        };
+        if name.contains('/') || name.contains('\\') || name.contains("..") || name.starts_with('.')
+        {
+            rejected.push(refuse("the entry would land outside sessions/unused/ (folders, '..' and hidden names are refused)"));
+            continue;
+        }
+        let compressed = entry.compressed_size().max(1);
+        // Never trust the header's size: read at most one byte past the limit.
+        let mut data = Vec::new();
+        let read = (&mut entry)
+            .take(MAX_SESSION_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut data);
+        if read.is_err() {
+            rejected.push(refuse("the entry cannot be decompressed"));
+            continue;
+        }
+        if data.len() > MAX_SESSION_FILE_BYTES {
+            rejected.push(refuse("the entry is too large to be a session"));
+            continue;
+        }
+        if data.len() as u64 / compressed > MAX_ZIP_RATIO {
+            rejected.push(refuse(
+                "the entry's compression ratio is suspicious (a zip bomb?)",
+            ));
+            continue;
+        }
+        total += data.len() as u64;
+        if total > MAX_ZIP_TOTAL {
+            return Err(ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The zip expands to too many bytes",
+            ));
+        }
+        files.insert(name, data);
+    }
+    let mut extracted = Vec::new();
+    for (name, data) in &files {
+        if name.ends_with("-journal") {
+            continue;
+        }
+        let journal = files.get(&format!("{name}-journal")).map(Vec::as_slice);
+        match pool.import_bytes(name, data, journal) {
+            Ok(imported) => extracted.push(imported.name),
+            Err(err) => rejected.push(Rejected {
+                filename: name.clone(),
+                reason: err.to_string(),
+            }),
+        }
+    }
+    Ok((extracted, rejected))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AssignRequest {
+    filename: String,
+    user_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignResponse {
+    success: bool,
+    message: String,
+    filename: String,
+    user_id: String,
+}
+
+fn user(id: &str) -> Result<UserId, ApiError> {
+    UserId::parse(id).map_err(|e| ApiError::bad_request(format!("Invalid user_id: {e}")))
+}
+
+/// Gives a named unused session to a tenant.
+#[utoipa::path(post, path = "/api/admin/sessions/assign", tag = "admin", request_body = AssignRequest,
+    responses((status = 200, body = AssignResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn assign(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Body(r): Body<AssignRequest>,
+) -> Result<axum::Json<AssignResponse>, ApiError> {
+    state
+        .inner
+        .pool
+        .assign_named(&user(&r.user_id)?, &r.filename)
+        .await?;
+    Ok(axum::Json(AssignResponse {
+        success: true,
+        message: "Session assigned".into(),
+        filename: r.filename,
+        user_id: r.user_id,
+    }))
+}
+
+/// Takes a session back from a tenant into the unused pool.
+#[utoipa::path(post, path = "/api/admin/sessions/unassign", tag = "admin", request_body = AssignRequest,
+    responses((status = 200, body = AssignResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn unassign(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Body(r): Body<AssignRequest>,
+) -> Result<axum::Json<AssignResponse>, ApiError> {
+    state
+        .inner
+        .pool
+        .unassign(&user(&r.user_id)?, &r.filename)
+        .await?;
+    Ok(axum::Json(AssignResponse {
+        success: true,
+        message: "Session unassigned".into(),
+        filename: r.filename,
+        user_id: r.user_id,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FilenameRequest {
+    filename: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyResponse {
+    success: bool,
+    valid: bool,
+    exists: bool,
+    /// unused, assigned, banned, frozen or unknown.
+    location: String,
+    filename: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+fn location(place: Option<&Place>) -> String {
+    place.map_or("unknown", |p| p.folder().as_str()).to_owned()
+}
+
+/// Where a session is and whether its file is a usable session.
+#[utoipa::path(post, path = "/api/admin/sessions/verify", tag = "admin", request_body = FilenameRequest,
+    responses((status = 200, body = VerifyResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Body(r): Body<FilenameRequest>,
+) -> Result<axum::Json<VerifyResponse>, ApiError> {
+    let v = state.inner.pool.verify(&r.filename)?;
+    Ok(axum::Json(VerifyResponse {
+        success: true,
+        valid: v.valid,
+        exists: v.located.exists,
+        location: location(v.located.place.as_ref()),
+        filename: r.filename,
+        user_id: v.located.user_id,
+        reason: v.reason,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BanResponse {
+    success: bool,
+    message: String,
+    filename: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replacement: Option<String>,
+}
+
+/// Bans a session as if Telegram had killed it: its tenant gets a replacement.
+#[utoipa::path(post, path = "/api/admin/sessions/ban", tag = "admin", request_body = FilenameRequest,
+    responses((status = 200, body = BanResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn ban(
+    State(state): State<AppState>,
+    admin: Admin,
+    Body(r): Body<FilenameRequest>,
+) -> Result<axum::Json<BanResponse>, ApiError> {
+    let q = state
+        .inner
+        .pool
+        .ban(&r.filename, &format!("banned by admin {}", admin.user))
+        .await?;
+    let message = if q.already {
+        "Session was already banned"
+    } else {
+        "Session banned"
+    };
+    Ok(axum::Json(BanResponse {
+        success: true,
+        message: message.into(),
+        filename: r.filename,
+        replacement: q.replacement,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HealthCheckRequest {
+    session_filenames: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResult {
+    /// active, banned, frozen or dead.
+    status: String,
+    location: String,
+    checked_at: DateTime<Utc>,
+    /// Herald's addition: why, when not active (a session that did not answer in time is
+    /// reported dead with that reason, since nothing shows it works).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthCheckResponse {
+    success: bool,
+    results: BTreeMap<String, HealthResult>,
+}
+
+/// Asks Telegram (through the configured backend, with a timeout) whether sessions still work.
+#[utoipa::path(post, path = "/api/admin/sessions/health-check", tag = "admin", request_body = HealthCheckRequest,
+    responses((status = 200, body = HealthCheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn health_check(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Body(r): Body<HealthCheckRequest>,
+) -> Result<axum::Json<HealthCheckResponse>, ApiError> {
+    if r.session_filenames.len() > 100 {
+        return Err(ApiError::bad_request(
+            "At most 100 sessions per health check",
+        ));
+    }
+    let users = state.inner.store.users();
+    let mut results = BTreeMap::new();
+    for name in r.session_filenames {
+        let located = state.inner.pool.locate(&name)?;
+        let file = state.inner.pool.current_file(&name)?;
+        let pair = located.user_id.as_deref().and_then(|holder| {
+            let user = users.users.get(holder)?;
+            let at = user.assigned_sessions.iter().position(|s| *s == name)?;
+            state
+                .inner
+                .pool
+                .pair_credentials(*user.api_pairs.get(at)?)
+                .ok()
+        });
+        let timeout = state.inner.config.health_check_timeout;
+        let report = match file {
+            None => HealthReport {
+                health: SessionHealth::Dead,
+                reason: Some("no session file".into()),
+            },
+            Some(path) => {
+                tokio::time::timeout(timeout, state.inner.checker.check(&name, &path, pair))
+                    .await
+                    .unwrap_or_else(|_| HealthReport {
+                        health: SessionHealth::Dead,
+                        reason: Some(format!("no answer within {} s", timeout.as_secs())),
+                    })
+            }
+        };
+        results.insert(
+            name,
+            HealthResult {
+                status: report.health.as_str().into(),
+                location: location(located.place.as_ref()),
+                checked_at: Utc::now(),
+                reason: report.reason,
+            },
+        );
+    }
+    Ok(axum::Json(HealthCheckResponse {
+        success: true,
+        results,
+    }))
+}

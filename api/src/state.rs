@@ -1,0 +1,137 @@
+//! What every handler shares: the data manager, the session pool, the ports to the engine and to
+//! Telegram (for session health checks), and the API's own settings.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_data::Store;
+use herald_sessions::{PairCredentials, Pool};
+use jsonwebtoken::DecodingKey;
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::engine::EnginePort;
+
+/// The API's settings (the binary fills them from its configuration).
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub jwt_secret: SecretString,
+    /// CORS origins.
+    pub frontend_urls: Vec<String>,
+    /// How long start/stop wait for the worker's answer before answering 202.
+    pub command_wait: Duration,
+    pub min_delay_between_posts: u64,
+    pub min_delay_between_cycles: u64,
+    /// A running bot without a heartbeat this long shows CRASHED.
+    pub heartbeat_ttl: Duration,
+    /// Largest JSON body.
+    pub body_limit: usize,
+    /// Largest upload (a session file, or a zip of them).
+    pub upload_limit: usize,
+    pub request_timeout: Duration,
+    /// How long an admin health check of one session may take.
+    pub health_check_timeout: Duration,
+}
+
+impl ApiConfig {
+    pub fn new(jwt_secret: SecretString) -> ApiConfig {
+        ApiConfig {
+            jwt_secret,
+            frontend_urls: vec!["http://localhost:3000".into()],
+            command_wait: Duration::from_secs(5),
+            min_delay_between_posts: 5,
+            min_delay_between_cycles: 60,
+            heartbeat_ttl: Duration::from_secs(30),
+            body_limit: 1024 * 1024,
+            upload_limit: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            health_check_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What an admin health check found about a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionHealth {
+    Active,
+    Banned,
+    Frozen,
+    Dead,
+}
+
+impl SessionHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionHealth::Active => "active",
+            SessionHealth::Banned => "banned",
+            SessionHealth::Frozen => "frozen",
+            SessionHealth::Dead => "dead",
+        }
+    }
+}
+
+/// A health check's finding, and why when it is not `active`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthReport {
+    pub health: SessionHealth,
+    pub reason: Option<String>,
+}
+
+/// Asks Telegram whether a session is still authorized (the binary adapts the Telegram layer).
+#[async_trait::async_trait]
+pub trait SessionChecker: Send + Sync + 'static {
+    async fn check(
+        &self,
+        session_name: &str,
+        session_file: &Path,
+        pair: Option<PairCredentials>,
+    ) -> HealthReport;
+}
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) pool: Pool,
+    pub(crate) engine: Arc<dyn EnginePort>,
+    pub(crate) checker: Arc<dyn SessionChecker>,
+    pub(crate) config: ApiConfig,
+    pub(crate) metrics: Option<PrometheusHandle>,
+    pub(crate) decoding_key: DecodingKey,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Fails only if the key cannot be used for HS256.
+    pub fn new(
+        store: Store,
+        pool: Pool,
+        engine: Arc<dyn EnginePort>,
+        checker: Arc<dyn SessionChecker>,
+        config: ApiConfig,
+        metrics: Option<PrometheusHandle>,
+    ) -> Result<AppState, jsonwebtoken::errors::Error> {
+        let decoding_key = DecodingKey::from_secret(config.jwt_secret.expose_secret().as_bytes())?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                store,
+                pool,
+                engine,
+                checker,
+                config,
+                metrics,
+                decoding_key,
+            }),
+        })
+    }
+}

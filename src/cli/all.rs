@@ -1,0 +1,195 @@
+//! `herald all [--demo]`: API, scheduler and worker in one process. The queue and coordination
+//! are in-process unless `HERALD_REDIS_URL` is set. `--demo` adds a simulated Telegram, a data
+//! directory of its own (a temporary one unless `HERALD_DATA_DIR` is set) with a demo pool and
+//! demo plan groups, a random JWT secret when none is set, and prints how to try it.
+
+use std::io::Write;
+
+use anyhow::Context;
+use herald_api::claims::{TokenRequest, mint};
+use herald_data::{Plan, Store};
+use herald_jobs::{Coordination, Queue};
+use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
+use herald_sessions::Pool;
+use secrecy::SecretString;
+
+use super::{api, engine};
+use crate::config::{Config, TelegramBackend};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AllArgs {
+    /// Simulated Telegram, a demo pool and plan groups, a random secret; prints how to try it.
+    #[arg(long)]
+    demo: bool,
+}
+
+const DEMO_SESSIONS: usize = 12;
+const DEMO_PAIRS: usize = 2;
+const DEMO_TENANT: &str = "demo-tenant";
+
+pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::Result<()> {
+    let _demo_dir = if args.demo {
+        Some(demo_config(&mut config)?)
+    } else {
+        None
+    };
+    let api_config = api::api_config(&config)?;
+    let store = engine::open_store(&config)?;
+    if args.demo {
+        seed_demo(&store, &config).await?;
+    }
+    let (coord, queue) = match &config.redis_url {
+        Some(_) => engine::connect_redis(&config, "all").await?,
+        None => (
+            Coordination::in_memory(engine::coord_config(&config)),
+            Queue::in_memory(),
+        ),
+    };
+    let state = api::app_state(&config, api_config, &store, coord.clone(), queue.clone())?;
+    let listener = api::bind(&config).await?;
+    let shutdown = engine::shutdown_on_signal()?;
+    if args.demo {
+        print_demo(&config, listener.local_addr()?)?;
+    }
+    let scheduler = tokio::spawn({
+        let (config, store, coord, queue, shutdown) = (
+            config.clone(),
+            store.clone(),
+            coord.clone(),
+            queue.clone(),
+            shutdown.clone(),
+        );
+        async move { engine::run_scheduler(&config, &store, coord, queue, shutdown).await }
+    });
+    let worker = tokio::spawn({
+        let (config, store, shutdown) = (config.clone(), store.clone(), shutdown.clone());
+        async move { engine::run_worker(&config, &store, coord, queue, shutdown).await }
+    });
+    let served = api::serve(listener, state, shutdown.clone()).await;
+    shutdown.cancel();
+    let worked = worker.await.context("the worker task failed")?;
+    scheduler.await.context("the scheduler task failed")?;
+    store.shutdown()?;
+    tracing::info!("stopped; counters flushed");
+    served.and(worked)
+}
+
+/// Demo defaults: simulated Telegram, a temporary data directory, a random secret.
+fn demo_config(config: &mut Config) -> anyhow::Result<Option<tempfile::TempDir>> {
+    config.telegram = TelegramBackend::Sim;
+    if config.jwt_secret.is_none() {
+        let secret: String = (0..48)
+            .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
+            .collect();
+        config.jwt_secret = Some(SecretString::from(secret));
+    }
+    if config.data_dir_given {
+        return Ok(None);
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("herald-demo-")
+        .tempdir()
+        .context("cannot create a demo data directory")?;
+    config.data_dir = dir.path().to_owned();
+    Ok(Some(dir))
+}
+
+/// A pool of simulated sessions, API pairs and plan groups, unless the directory has a pool.
+async fn seed_demo(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let pool = Pool::new(store.clone(), super::pool::pool_config(config));
+    if pool.listing()?.unused.is_empty() && pool.list_pairs().is_empty() {
+        let unused = store
+            .layout()
+            .session_folder(herald_data::SessionFolder::Unused);
+        for i in 1..=DEMO_SESSIONS {
+            let key: Vec<u8> = (0..256).map(|_| rand::random::<u8>()).collect();
+            let credentials = SessionCredentials {
+                dc_id: 2,
+                server_address: "149.154.167.51".into(),
+                port: 443,
+                auth_key: AuthKey::from_slice(&key)?,
+            };
+            write_telethon(unused.join(format!("demo-{i:02}.session")), &credentials)?;
+        }
+        for i in 0..DEMO_PAIRS {
+            let hash: String = (0..32)
+                .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
+                .collect();
+            pool.add_pair(&(1_000_001 + i).to_string(), &hash).await?;
+        }
+    }
+    for plan in [Plan::Starter, Plan::Enterprise] {
+        if !store.plan_groups(plan)?.exists {
+            let groups: Vec<String> = (1..=6)
+                .map(|g| format!("-100{}", 1_234_567_890 + g))
+                .collect();
+            store.write_plan_groups(plan, &groups)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_demo(config: &Config, address: std::net::SocketAddr) -> anyhow::Result<()> {
+    let secret = config.require_jwt_secret()?;
+    let token = |user: &str, admin: bool| {
+        mint(
+            secret,
+            &TokenRequest {
+                user_id: user.into(),
+                admin,
+                ttl: chrono::Duration::hours(12),
+                plan_status: Some("active".into()),
+                max_sessions: (!admin).then_some(2),
+                plan_type: None,
+            },
+        )
+    };
+    let tenant = token(DEMO_TENANT, false)?;
+    let admin = token("demo-admin", true)?;
+    let url = format!("http://{address}");
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "\nHerald demo: one process, simulated Telegram (nothing is posted anywhere)."
+    )?;
+    writeln!(out, "Data directory: {}", config.data_dir.display())?;
+    writeln!(
+        out,
+        "API:            {url}   (OpenAPI: {url}/api/openapi.json)\n"
+    )?;
+    writeln!(out, "TENANT_TOKEN={tenant}")?;
+    writeln!(out, "ADMIN_TOKEN={admin}\n")?;
+    writeln!(
+        out,
+        "Try it (in another terminal, after setting the two tokens above):\n"
+    )?;
+    let h = "-H \"Authorization: Bearer $TENANT_TOKEN\" -H 'Content-Type: application/json'";
+    writeln!(
+        out,
+        "curl -s -X POST {url}/api/bot/register-user {h} -d '{{}}'"
+    )?;
+    writeln!(
+        out,
+        "curl -s -X POST {url}/api/bot/update-post {h} -d '{{\"post_type\":\"text\",\"post_content\":\"Hello from Herald\"}}'"
+    )?;
+    writeln!(
+        out,
+        "curl -s -X POST {url}/api/bot/update-groups {h} -d '{{\"groups\":[\"@herald_demo_one\",\"@herald_demo_two\"]}}'"
+    )?;
+    writeln!(out, "curl -s -X POST {url}/api/bot/start {h}")?;
+    writeln!(
+        out,
+        "curl -s {url}/api/sync/state -H \"Authorization: Bearer $TENANT_TOKEN\""
+    )?;
+    writeln!(
+        out,
+        "curl -s {url}/api/admin/sessions/list -H \"Authorization: Bearer $ADMIN_TOKEN\"\n"
+    )?;
+    writeln!(
+        out,
+        "The demo plan groups (data/groups/*.txt) take precedence over a tenant's own groups, as in the old backend."
+    )?;
+    writeln!(out, "Ctrl-C stops everything cleanly.\n")?;
+    out.flush()?;
+    Ok(())
+}

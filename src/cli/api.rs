@@ -1,0 +1,272 @@
+//! The API's two ports, implemented over the engine's parts: start/stop become command jobs whose
+//! replies come back through coordination; liveness and health come from coordination; the admin
+//! health check asks the configured Telegram backend. And `herald api`, which serves them.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use herald_api::engine::{
+    BotCommand, BotView, CommandOutcome, CycleState, EngineError, EngineHealth, EnginePort, Refusal,
+};
+use herald_api::{ApiConfig, AppState, HealthReport, SessionChecker, SessionHealth};
+use herald_data::{ExecutionMode, Store, UserId};
+use herald_jobs::{Command, CommandAction, Coordination, Queue, RefusalReason, clock};
+use herald_scheduler::LEADER_KEY;
+use herald_sessions::{PairCredentials, Pool};
+use herald_telegram::{ApiCredentials, SendError, SessionHandle, Telegram};
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// The engine as the API sees it.
+pub(crate) struct EngineAdapter {
+    pub(crate) coord: Coordination,
+    pub(crate) queue: Queue,
+    /// A scheduler that renewed its lease within this is running.
+    pub(crate) scheduler_ttl: Duration,
+}
+
+fn engine_error(err: herald_jobs::JobsError) -> EngineError {
+    EngineError(err.to_string())
+}
+
+#[async_trait]
+impl EnginePort for EngineAdapter {
+    async fn command(
+        &self,
+        user: &UserId,
+        command: BotCommand,
+        wait: Duration,
+    ) -> Result<Option<CommandOutcome>, EngineError> {
+        let action = match command {
+            BotCommand::Start {
+                sessions_wanted,
+                execution_mode,
+                total_cycle_minutes,
+            } => CommandAction::Start {
+                sessions_wanted,
+                execution_mode: execution_mode.map(|m| m.as_str().to_owned()),
+                total_cycle_minutes,
+            },
+            BotCommand::Stop => CommandAction::Stop,
+        };
+        let command = Command::new(user.as_str(), action);
+        let waiter = self.coord.expect_reply(&command.request_id);
+        self.queue
+            .push_command(&command)
+            .await
+            .map_err(engine_error)?;
+        let reply = waiter.wait(wait).await.map_err(engine_error)?;
+        Ok(reply.map(|r| match r.outcome {
+            herald_jobs::CommandOutcome::Running {
+                sessions,
+                execution_mode,
+            } => CommandOutcome::Running {
+                sessions,
+                execution_mode: if execution_mode == "starter" {
+                    ExecutionMode::Starter
+                } else {
+                    ExecutionMode::Enterprise
+                },
+            },
+            herald_jobs::CommandOutcome::Stopping => CommandOutcome::Stopping,
+            herald_jobs::CommandOutcome::Stopped => CommandOutcome::Stopped,
+            herald_jobs::CommandOutcome::Refused { reason, message } => CommandOutcome::Refused {
+                reason: match reason {
+                    RefusalReason::NoSessions => Refusal::NoSessions,
+                    RefusalReason::Suspended => Refusal::Suspended,
+                    RefusalReason::UserNotFound => Refusal::UserNotFound,
+                    RefusalReason::Invalid => Refusal::Invalid,
+                    RefusalReason::Internal => Refusal::Internal,
+                },
+                message,
+            },
+        }))
+    }
+
+    async fn bot_view(&self, user: &UserId) -> Result<BotView, EngineError> {
+        let liveness = self
+            .coord
+            .liveness(user.as_str(), LEADER_KEY)
+            .await
+            .map_err(engine_error)?;
+        let next_run_at = self
+            .coord
+            .next_run(user.as_str())
+            .await
+            .map_err(engine_error)?;
+        Ok(BotView {
+            cycle_state: match liveness.cycle_state {
+                herald_jobs::CycleState::Running => CycleState::Running,
+                herald_jobs::CycleState::Sleeping => CycleState::Sleeping,
+                herald_jobs::CycleState::Idle => CycleState::Idle,
+            },
+            last_heartbeat: liveness.last_heartbeat,
+            next_run_at,
+        })
+    }
+
+    async fn health(&self) -> Result<EngineHealth, EngineError> {
+        let renewed = self
+            .coord
+            .lease_renewed_at(LEADER_KEY)
+            .await
+            .map_err(engine_error)?;
+        let ttl = chrono::Duration::from_std(self.scheduler_ttl).unwrap_or_default();
+        let depth = self.queue.depth().await.map_err(engine_error)?;
+        Ok(EngineHealth {
+            scheduler_running: renewed.is_some_and(|at| clock::now() - at < ttl),
+            queued_jobs: depth.commands_waiting + depth.cycles_waiting,
+            in_flight_cycles: self.coord.in_flight_count().await.map_err(engine_error)?,
+        })
+    }
+}
+
+/// Health checks through the configured Telegram backend.
+pub(crate) struct TelegramChecker {
+    pub(crate) telegram: Arc<dyn Telegram>,
+    pub(crate) pool: Pool,
+}
+
+#[async_trait]
+impl SessionChecker for TelegramChecker {
+    async fn check(&self, name: &str, file: &Path, pair: Option<PairCredentials>) -> HealthReport {
+        let report = |health, reason: &str| HealthReport {
+            health,
+            reason: Some(reason.to_owned()),
+        };
+        let credentials = match herald_session_file::read_telethon(file) {
+            Ok(c) => c,
+            Err(err) => {
+                return report(
+                    SessionHealth::Dead,
+                    &format!("session file unusable: {err}"),
+                );
+            }
+        };
+        // A session never bound to a pair is checked with the first active one.
+        let pair = pair.or_else(|| {
+            let first = self.pool.list_pairs().into_iter().find(|p| !p.retired)?;
+            self.pool.pair_credentials(first.index).ok()
+        });
+        let Some(pair) = pair else {
+            return report(SessionHealth::Dead, "no API pair to connect with");
+        };
+        let api = ApiCredentials {
+            api_id: pair.api_id,
+            api_hash: SecretString::from(pair.api_hash.expose().to_owned()),
+        };
+        let handle = SessionHandle {
+            name: name.to_owned(),
+            credentials,
+        };
+        let mut connection = match self.telegram.connect(handle, api).await {
+            Ok(c) => c,
+            Err(err) => return classify(&err),
+        };
+        let answer = connection.is_authorized().await;
+        connection.disconnect().await;
+        match answer {
+            Ok(true) => HealthReport {
+                health: SessionHealth::Active,
+                reason: None,
+            },
+            Ok(false) => report(
+                SessionHealth::Dead,
+                "no account is signed in with this session",
+            ),
+            Err(err) => classify(&err),
+        }
+    }
+}
+
+fn classify(err: &SendError) -> HealthReport {
+    let health = match err {
+        SendError::SessionDead { code } if code.contains("BAN") => SessionHealth::Banned,
+        SendError::SessionDead { code } if code.starts_with("FROZEN") => SessionHealth::Frozen,
+        _ => SessionHealth::Dead,
+    };
+    HealthReport {
+        health,
+        reason: Some(err.to_string()),
+    }
+}
+
+pub(crate) fn api_config(config: &Config) -> anyhow::Result<ApiConfig> {
+    let mut api = ApiConfig::new(config.require_jwt_secret()?.clone());
+    api.frontend_urls = config.frontend_urls.clone();
+    api.command_wait = config.command_wait;
+    api.min_delay_between_posts = config.min_delay_between_posts;
+    api.min_delay_between_cycles = config.min_delay_between_cycles;
+    api.heartbeat_ttl = config.heartbeat_ttl;
+    Ok(api)
+}
+
+/// Installs the Prometheus recorder for this process (once).
+pub(crate) fn metrics() -> Option<PrometheusHandle> {
+    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => Some(handle),
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics are disabled");
+            None
+        }
+    }
+}
+
+/// Builds the API's state from the engine's parts.
+pub(crate) fn app_state(
+    config: &Config,
+    api: ApiConfig,
+    store: &Store,
+    coord: Coordination,
+    queue: Queue,
+) -> anyhow::Result<AppState> {
+    let pool = Pool::new(store.clone(), super::pool::pool_config(config));
+    let engine = Arc::new(EngineAdapter {
+        coord,
+        queue,
+        scheduler_ttl: config.heartbeat_ttl.max(config.lease_ttl),
+    });
+    let checker = Arc::new(TelegramChecker {
+        telegram: super::engine::telegram(config)?,
+        pool: pool.clone(),
+    });
+    AppState::new(store.clone(), pool, engine, checker, api, metrics())
+        .context("the JWT secret cannot be used")
+}
+
+/// Binds `HERALD_LISTEN`, or says why it cannot.
+pub(crate) async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (HERALD_LISTEN)", config.listen))
+}
+
+/// Serves the API until `shutdown`, finishing requests in flight.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    tracing::info!(address = %listener.local_addr()?, "API listening");
+    herald_api::serve(listener, state, async move { shutdown.cancelled().await }).await?;
+    Ok(())
+}
+
+/// `herald api`: the HTTP API of a scale-out deployment.
+pub(crate) async fn api_command(config: &Config) -> anyhow::Result<()> {
+    let api = api_config(config)?;
+    let store = super::engine::open_store(config)?;
+    let (coord, queue) = super::engine::connect_redis(config, "api").await?;
+    let state = app_state(config, api, &store, coord, queue)?;
+    let listener = bind(config).await?;
+    let shutdown = super::engine::shutdown_on_signal()?;
+    let result = serve(listener, state, shutdown).await;
+    store.shutdown()?;
+    result
+}
