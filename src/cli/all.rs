@@ -8,7 +8,6 @@ use std::io::Write;
 use anyhow::Context;
 use herald_api::claims::{TokenRequest, mint};
 use herald_data::{Plan, Store};
-use herald_jobs::{Coordination, Queue};
 use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
 use herald_sessions::Pool;
 use secrecy::SecretString;
@@ -29,49 +28,23 @@ const DEMO_TENANT: &str = "demo-tenant";
 
 pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::Result<()> {
     let _demo_dir = if args.demo {
-        Some(demo_config(&mut config)?)
+        demo_config(&mut config)?
     } else {
         None
     };
-    let api_config = api::api_config(&config)?;
-    let store = engine::open_store(&config)?;
     if args.demo {
+        let store = engine::open_store(&config)?;
         seed_demo(&store, &config).await?;
+        store.shutdown()?;
     }
-    let (coord, queue) = match &config.redis_url {
-        Some(_) => engine::connect_redis(&config, "all").await?,
-        None => (
-            Coordination::in_memory(engine::coord_config(&config)),
-            Queue::in_memory(),
-        ),
-    };
-    let state = api::app_state(&config, api_config, &store, coord.clone(), queue.clone())?;
     let listener = api::bind(&config).await?;
-    let shutdown = engine::shutdown_on_signal()?;
+    let address = listener.local_addr()?;
+    let running = crate::startup::start(&config, listener, engine::shutdown_on_signal()?).await?;
     if args.demo {
-        print_demo(&config, listener.local_addr()?)?;
+        print_demo(&config, address)?;
     }
-    let scheduler = tokio::spawn({
-        let (config, store, coord, queue, shutdown) = (
-            config.clone(),
-            store.clone(),
-            coord.clone(),
-            queue.clone(),
-            shutdown.clone(),
-        );
-        async move { engine::run_scheduler(&config, &store, coord, queue, shutdown).await }
-    });
-    let worker = tokio::spawn({
-        let (config, store, shutdown) = (config.clone(), store.clone(), shutdown.clone());
-        async move { engine::run_worker(&config, &store, coord, queue, shutdown).await }
-    });
-    let served = api::serve(listener, state, shutdown.clone()).await;
-    shutdown.cancel();
-    let worked = worker.await.context("the worker task failed")?;
-    scheduler.await.context("the scheduler task failed")?;
-    store.shutdown()?;
-    tracing::info!("stopped; counters flushed");
-    served.and(worked)
+    running.stopped().await;
+    running.stop().await
 }
 
 /// Demo defaults: simulated Telegram, a temporary data directory, a random secret.

@@ -207,15 +207,20 @@ pub(crate) fn api_config(config: &Config) -> anyhow::Result<ApiConfig> {
     Ok(api)
 }
 
-/// Installs the Prometheus recorder for this process (once).
+/// The process's Prometheus recorder, installed on first use (a process has one recorder).
 pub(crate) fn metrics() -> Option<PrometheusHandle> {
-    match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
-        Ok(handle) => Some(handle),
-        Err(err) => {
-            tracing::warn!(error = %err, "metrics are disabled");
-            None
-        }
-    }
+    static HANDLE: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+                Ok(handle) => Some(handle),
+                Err(err) => {
+                    tracing::warn!(error = %err, "metrics are disabled");
+                    None
+                }
+            }
+        })
+        .clone()
 }
 
 /// Builds the API's state from the engine's parts.

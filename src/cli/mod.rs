@@ -1,8 +1,8 @@
 //! The command line: one subcommand per module, each given the validated configuration.
 
 mod all;
-mod api;
-mod engine;
+pub(crate) mod api;
+pub(crate) mod engine;
 mod pool;
 mod token;
 

@@ -1,0 +1,85 @@
+//! Starting the whole of Herald in one process on a listener the caller chose: what `herald all`
+//! runs, and what the tests start on port 0. The queue and coordination are Redis when the
+//! configuration names one, else in-process.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use herald_data::Store;
+use herald_jobs::{Coordination, Queue};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{api, engine};
+use crate::config::Config;
+
+/// A running Herald: API, scheduler and worker.
+#[derive(Debug)]
+pub struct Running {
+    pub address: SocketAddr,
+    pub store: Store,
+    shutdown: CancellationToken,
+    api: JoinHandle<anyhow::Result<()>>,
+    worker: JoinHandle<anyhow::Result<()>>,
+    scheduler: JoinHandle<()>,
+}
+
+/// Starts everything; returns once the API is listening.
+pub async fn start(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let api_config = api::api_config(config)?;
+    let store = engine::open_store(config)?;
+    let (coord, queue) = match &config.redis_url {
+        Some(_) => engine::connect_redis(config, "all").await?,
+        None => (
+            Coordination::in_memory(engine::coord_config(config)),
+            Queue::in_memory(),
+        ),
+    };
+    let state = api::app_state(config, api_config, &store, coord.clone(), queue.clone())?;
+    let address = listener.local_addr()?;
+    let scheduler = tokio::spawn({
+        let (config, store, coord, queue, shutdown) = (
+            config.clone(),
+            store.clone(),
+            coord.clone(),
+            queue.clone(),
+            shutdown.clone(),
+        );
+        async move { engine::run_scheduler(&config, &store, coord, queue, shutdown).await }
+    });
+    let worker = tokio::spawn({
+        let (config, store, shutdown) = (config.clone(), store.clone(), shutdown.clone());
+        async move { engine::run_worker(&config, &store, coord, queue, shutdown).await }
+    });
+    let api = tokio::spawn(api::serve(listener, state, shutdown.clone()));
+    Ok(Running {
+        address,
+        store,
+        shutdown,
+        api,
+        worker,
+        scheduler,
+    })
+}
+
+impl Running {
+    /// Resolves when something asked everything to stop (a signal, or [`Running::stop`]).
+    pub async fn stopped(&self) {
+        self.shutdown.cancelled().await;
+    }
+
+    /// Stops taking requests and jobs, lets work in flight finish, flushes counters.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let served = self.api.await.context("the API task failed")?;
+        let worked = self.worker.await.context("the worker task failed")?;
+        self.scheduler.await.context("the scheduler task failed")?;
+        self.store.shutdown()?;
+        tracing::info!("stopped; counters flushed");
+        served.and(worked)
+    }
+}

@@ -1,0 +1,11 @@
+//! The HTTP API against the whole of Herald running in this process (port 0, simulated
+//! Telegram). One test binary for all API tests.
+
+#![allow(clippy::unwrap_used, dead_code)]
+
+mod admin;
+mod auth;
+mod compat;
+mod helpers;
+mod isolation;
+mod openapi;
