@@ -123,6 +123,7 @@ impl<T: Document> Drop for Committer<T> {
 }
 
 fn run<T: Document>(file: &DocFile<T>, receiver: &Receiver<Box<dyn Operation<T>>>) {
+    let mut encoder = T::Encoder::default();
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -131,11 +132,15 @@ fn run<T: Document>(file: &DocFile<T>, receiver: &Receiver<Box<dyn Operation<T>>
                 Err(_) => break,
             }
         }
-        commit(file, batch);
+        commit(file, batch, &mut encoder);
     }
 }
 
-fn commit<T: Document>(file: &DocFile<T>, batch: Vec<Box<dyn Operation<T>>>) {
+fn commit<T: Document>(
+    file: &DocFile<T>,
+    batch: Vec<Box<dyn Operation<T>>>,
+    encoder: &mut T::Encoder,
+) {
     let guard = match file.lock() {
         Ok(guard) => guard,
         Err(err) => return fail_all(batch, &err),
@@ -153,7 +158,7 @@ fn commit<T: Document>(file: &DocFile<T>, batch: Vec<Box<dyn Operation<T>>>) {
         completions.push(applied.complete);
     }
     let outcome = if changed {
-        write(file, &guard, working)
+        write(file, &guard, working, encoder)
     } else {
         Ok(())
     };
@@ -170,9 +175,11 @@ fn write<T: Document>(
     file: &DocFile<T>,
     guard: &crate::lock::LockGuard<'_>,
     doc: T,
+    encoder: &mut T::Encoder,
 ) -> Result<(), DataError> {
-    doc.validate().map_err(DataError::Invalid)?;
-    let bytes = serde_json::to_vec_pretty(&doc)
+    // Each change checked its record's invariants (and a change across records the document's)
+    // before it was applied; the whole document is not checked again on every write.
+    let bytes = crate::doc_file::Encoder::encode(encoder, &doc)
         .map_err(|e| DataError::Invalid(format!("cannot encode {}: {e}", file.label())))?;
     let written = durable::replace_file(file.path(), &bytes, file.label())?;
     let generation = guard.bump_generation()?;

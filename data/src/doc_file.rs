@@ -19,6 +19,10 @@ use crate::lock::{LockFile, LockGuard};
 
 /// What a data file must be to live in a [`DocFile`].
 pub trait Document: Serialize + DeserializeOwned + Default + Clone + Send + Sync + 'static {
+    /// How the committer turns the document into bytes; it lives as long as the committer, so
+    /// it may keep what a later write can reuse.
+    type Encoder: Encoder<Self>;
+
     /// Invariants checked after a file is parsed and before any write; the message names the
     /// offending record.
     fn validate(&self) -> Result<(), String> {
@@ -29,6 +33,21 @@ pub trait Document: Serialize + DeserializeOwned + Default + Clone + Send + Sync
     /// when unsure (the write then happens, which is always safe).
     fn unchanged_since(&self, _before: &Self) -> bool {
         false
+    }
+}
+
+/// Turns a document into the file's bytes.
+pub trait Encoder<T>: Default + Send + 'static {
+    fn encode(&mut self, doc: &T) -> serde_json::Result<Vec<u8>>;
+}
+
+/// Pretty-printed JSON, like the old backend's `indent=2`, made afresh each time.
+#[derive(Debug, Default)]
+pub struct Pretty;
+
+impl<T: Serialize> Encoder<T> for Pretty {
+    fn encode(&mut self, doc: &T) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec_pretty(doc)
     }
 }
 

@@ -31,9 +31,10 @@ pub mod stats;
 pub mod store;
 mod tenant_log;
 pub mod users;
+pub mod users_encoder;
 
 pub use counters::FlushTicket;
-pub use doc_file::Document;
+pub use doc_file::{Document, Encoder, Pretty};
 pub use error::{DataError, UpdateError};
 pub use layout::{Layout, SessionFolder};
 pub use names::{UserId, check_session_name, mask_session_name};

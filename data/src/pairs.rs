@@ -21,6 +21,8 @@ pub struct ApiPairsDoc {
 }
 
 impl Document for ApiPairsDoc {
+    type Encoder = crate::doc_file::Pretty;
+
     fn validate(&self) -> Result<(), String> {
         for (index, pair) in self.pairs.iter().enumerate() {
             if pair.api_id.is_empty() || !pair.api_id.bytes().all(|b| b.is_ascii_digit()) {

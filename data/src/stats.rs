@@ -25,7 +25,9 @@ pub struct StatsDoc {
     pub extra: Map<String, Value>,
 }
 
-impl Document for StatsDoc {}
+impl Document for StatsDoc {
+    type Encoder = crate::doc_file::Pretty;
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlushMark {

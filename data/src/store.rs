@@ -312,11 +312,26 @@ fn apply_to_user<R, E>(
     f: impl FnOnce(&mut User) -> Result<R, E>,
 ) -> Result<(R, bool), UpdateError<E>> {
     let value = f(&mut user).map_err(UpdateError::Rejected)?;
-    if doc.users.get(&id).is_some_and(|current| **current == user) {
+    let before = doc.users.get(&id).cloned();
+    if before.as_deref() == Some(&user) {
         return Ok((value, false));
     }
     user.validate()
         .map_err(|e| UpdateError::Data(DataError::Invalid(format!("user {id}: {e}"))))?;
+    // Invariants across records, checked only for sessions this change adds (writes no longer
+    // re-check the whole document).
+    let had = |s: &String| {
+        before
+            .as_ref()
+            .is_some_and(|b| b.assigned_sessions.contains(s))
+    };
+    for session in user.assigned_sessions.iter().filter(|s| !had(s)) {
+        if doc.holder_of(session).is_some_and(|holder| holder != id) || doc.is_banned(session) {
+            return Err(UpdateError::Data(DataError::Invalid(format!(
+                "session {session} is held by another user or banned"
+            ))));
+        }
+    }
     doc.users.insert(id, Arc::new(user));
     Ok((value, true))
 }

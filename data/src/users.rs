@@ -60,6 +60,8 @@ impl UsersDoc {
 }
 
 impl Document for UsersDoc {
+    type Encoder = crate::users_encoder::UsersEncoder;
+
     /// Records are shared `Arc`s: a change that touched none (no `Arc::make_mut`) keeps every
     /// pointer, which takes a pointer comparison per user to see.
     fn unchanged_since(&self, before: &Self) -> bool {

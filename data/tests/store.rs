@@ -124,6 +124,36 @@ async fn a_cross_user_change_is_rolled_back_whole() {
 }
 
 #[tokio::test]
+async fn one_users_change_cannot_take_another_users_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    store
+        .upsert_user(&uid("a"), |u, _| {
+            u.assigned_sessions.push("s.session".into());
+            u.api_pairs.push(0);
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    let before = fs::read(dir.path().join("data/users.json")).unwrap();
+    let taken = store
+        .upsert_user(&uid("b"), |u, _| {
+            u.assigned_sessions.push("s.session".into());
+            u.api_pairs.push(0);
+            Ok::<_, ()>(())
+        })
+        .await;
+    assert!(
+        matches!(taken, Err(UpdateError::Data(DataError::Invalid(_)))),
+        "{taken:?}"
+    );
+    assert_eq!(
+        fs::read(dir.path().join("data/users.json")).unwrap(),
+        before
+    );
+}
+
+#[tokio::test]
 async fn fields_herald_does_not_know_survive_its_writes() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir_all(dir.path().join("data")).unwrap();

@@ -3,10 +3,14 @@
 //! Benchmarks never run in the test suite.
 
 pub mod dispatch;
+pub mod http;
 pub mod lag;
+pub mod memory;
 pub mod posts;
 pub mod report;
+pub mod state;
 pub mod store;
+pub mod writes;
 
 use crate::config::Config;
 
@@ -20,6 +24,12 @@ pub enum BenchCommand {
     Lag(lag::LagArgs),
     /// End-to-end posts per second on one worker against the simulator, counters checked.
     Posts(posts::PostsArgs),
+    /// GET /api/sync/state throughput and latency with many tenants, from another process.
+    State(state::StateArgs),
+    /// Durable POST /api/bot/update-groups throughput with concurrent clients.
+    Writes(writes::WritesArgs),
+    /// Resident memory of herald all, idle and with every bot running.
+    Memory(memory::MemoryArgs),
 }
 
 pub fn run(config: &Config, command: BenchCommand) -> anyhow::Result<()> {
@@ -28,5 +38,8 @@ pub fn run(config: &Config, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Dispatch(args) => dispatch::run(&args),
         BenchCommand::Lag(args) => lag::run(&args),
         BenchCommand::Posts(args) => posts::run(&args),
+        BenchCommand::State(args) => state::run(&args),
+        BenchCommand::Writes(args) => writes::run(&args),
+        BenchCommand::Memory(args) => memory::run(&args),
     }
 }

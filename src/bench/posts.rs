@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use herald_data::{BotStatus, PostKind, Store, StoreConfig, User};
+use herald_data::{BotStatus, Store, StoreConfig, User};
 use herald_jobs::{ConsumerLimits, CoordConfig, Coordination, Queue, clock};
 use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
@@ -93,9 +93,36 @@ pub fn run(args: &PostsArgs) -> anyhow::Result<()> {
 
 /// Sessions, pairs and running tenants, written directly (the start path is not what is measured).
 async fn setup(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<()> {
+    super::http::populate(root, args.users).await?;
+    give_sessions(root, args.users).await?;
+    let (users, groups) = (args.users, args.groups);
+    let store = Store::open(StoreConfig::new(root))?;
+    store
+        .update_users(move |doc| {
+            for i in 0..users {
+                if let Some(user) = doc.users.get_mut(&format!("u{i}")) {
+                    let user = Arc::make_mut(user);
+                    user.groups = (0..groups)
+                        .map(|g| format!("-100{}", 1_000_000_000 + g))
+                        .collect();
+                    user.bot_status = BotStatus::Running;
+                    user.delay_between_posts = 0;
+                    user.delay_between_cycles = 0;
+                }
+            }
+            Ok::<_, ()>(())
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("setup: {e:?}"))?;
+    store.shutdown()?;
+    Ok(())
+}
+
+/// One session file per tenant `u<i>` in its assigned folder, bound to one of enough API pairs.
+pub async fn give_sessions(root: &std::path::Path, users: usize) -> anyhow::Result<()> {
     let store = Store::open(StoreConfig::new(root))?;
     let pool = Pool::new(store.clone(), PoolConfig::default());
-    for i in 0..args.users.div_ceil(7) {
+    for i in 0..users.div_ceil(7) {
         pool.add_pair(&(10_000 + i).to_string(), &format!("{i:032x}"))
             .await?;
     }
@@ -105,36 +132,28 @@ async fn setup(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<()> {
         port: 443,
         auth_key: AuthKey::new([7; 256]),
     };
-    for i in 0..args.users {
+    for i in 0..users {
         let dir = root.join("sessions/assigned").join(format!("u{i}"));
         std::fs::create_dir_all(&dir)?;
         write_telethon(dir.join(format!("s{i}.session")), &credentials)?;
     }
-    let (users, groups) = (args.users, args.groups);
     store
         .update_users(move |doc| {
             for i in 0..users {
                 let session = format!("s{i}.session");
                 doc.bindings.insert(session.clone(), (i / 7) as u32);
-                let user = User {
-                    assigned_sessions: vec![session],
-                    api_pairs: vec![(i / 7) as u32],
-                    groups: (0..groups)
-                        .map(|g| format!("-100{}", 1_000_000_000 + g))
-                        .collect(),
-                    post_type: PostKind::Link,
-                    post_content: "https://t.me/herald_demo/42".into(),
-                    bot_status: BotStatus::Running,
-                    delay_between_posts: 0,
-                    delay_between_cycles: 0,
-                    ..User::default()
-                };
-                doc.users.insert(format!("u{i}"), Arc::new(user));
+                let user = Arc::make_mut(
+                    doc.users
+                        .entry(format!("u{i}"))
+                        .or_insert_with(|| Arc::new(User::default())),
+                );
+                user.assigned_sessions = vec![session];
+                user.api_pairs = vec![(i / 7) as u32];
             }
             Ok::<_, ()>(())
         })
         .await
-        .map_err(|e| anyhow::anyhow!("setup: {e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("give_sessions: {e:?}"))?;
     store.shutdown()?;
     Ok(())
 }

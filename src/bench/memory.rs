@@ -1,0 +1,66 @@
+//! `herald bench memory`: resident memory of `herald all` with 10,000 tenants configured, idle,
+//! and then with every bot running on the simulated Telegram.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::http::{Server, fire, populate, token};
+use super::report::{bytes, line, table};
+
+#[derive(Debug, clap::Args)]
+pub struct MemoryArgs {
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// How long to watch the running bots.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    #[arg(long, default_value = ".")]
+    dir: std::path::PathBuf,
+}
+
+pub fn run(args: &MemoryArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let dir = tempfile::Builder::new()
+        .prefix("herald-bench-memory-")
+        .tempdir_in(&args.dir)?;
+    runtime.block_on(populate(dir.path(), args.users))?;
+    runtime.block_on(super::posts::give_sessions(dir.path(), args.users))?;
+    let server = Server::start(dir.path(), &[])?;
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = server.rss_bytes();
+
+    // Every bot started through the API, as tenants would.
+    let tokens: Vec<String> = (0..args.users)
+        .map(|i| token(&format!("u{i}")))
+        .collect::<anyhow::Result<_>>()?;
+    let url = format!("{}/api/bot/start", server.url);
+    let (started, failed) = runtime.block_on(fire(args.users, 100, move |client, i| {
+        client.post(&url).bearer_auth(&tokens[i])
+    }));
+    let mut peak = 0;
+    let watch = std::time::Instant::now();
+    while watch.elapsed() < Duration::from_secs(args.seconds) {
+        peak = peak.max(server.rss_bytes());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    server.stop().context("stopping herald all")?;
+    line("## bench memory")?;
+    line(&format!(
+        "`herald all` (in-process queue, simulated Telegram with its built-in scenario), {} tenants with one session each.\n",
+        args.users
+    ))?;
+    table(
+        &["state", "resident memory"],
+        &[
+            vec!["idle, every bot stopped".into(), bytes(idle)],
+            vec![
+                format!(
+                    "every bot running: peak over {} s ({started} started, {failed} refused)",
+                    args.seconds
+                ),
+                bytes(peak),
+            ],
+        ],
+    )
+}
