@@ -52,9 +52,22 @@ pub async fn start(
         async move { engine::run_scheduler(&config, &store, coord, queue, shutdown).await }
     });
     let worker = tokio::spawn({
-        let (config, store, shutdown) = (config.clone(), store.clone(), shutdown.clone());
+        let (config, store, coord, shutdown) = (
+            config.clone(),
+            store.clone(),
+            coord.clone(),
+            shutdown.clone(),
+        );
         async move { engine::run_worker(&config, &store, coord, queue, shutdown).await }
     });
+    // Serve only once the scheduler has led: bots started before that would be stopped by the
+    // restart rule when it first leads.
+    for _ in 0..100 {
+        if coord.epoch().await.ok().flatten().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let api = tokio::spawn(api::serve(listener, state, shutdown.clone()));
     Ok(Running {
         address,

@@ -57,6 +57,12 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
         .await
         .unwrap();
     let queue = Queue::redis(&config).await.unwrap();
+    // Bots started before a scheduler first leads are stopped when it does (the restart rule).
+    wait_for_async(30, "the scheduler to lead", || {
+        let coord = coord.clone();
+        async move { coord.epoch().await.ok().flatten().is_some() }
+    })
+    .await;
     let command = |user: &str, action: CommandAction| {
         let (coord, queue, command) = (coord.clone(), queue.clone(), Command::new(user, action));
         async move {
@@ -204,6 +210,21 @@ fn in_doubt_lines(root: &std::path::Path, users: &[String]) -> HashMap<String, u
         }
     }
     found
+}
+
+async fn wait_for_async<F, Fut>(secs: u64, what: &str, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn wait_for(secs: u64, what: &str, done: impl Fn() -> bool) {

@@ -145,6 +145,24 @@ impl Drop for Server {
     }
 }
 
+/// Resident memory of a process, from /proc (0 once it is gone).
+pub fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
 pub fn token(user: &str) -> anyhow::Result<String> {
     Ok(mint(
         &SecretString::from(SECRET.to_owned()),

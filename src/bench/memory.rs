@@ -35,9 +35,27 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<()> {
         .map(|i| token(&format!("u{i}")))
         .collect::<anyhow::Result<_>>()?;
     let url = format!("{}/api/bot/start", server.url);
+    let burst = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let (burst, pid) = (burst.clone(), server.pid());
+        std::thread::spawn(move || {
+            // Samples until the process is gone (or an hour passed).
+            for _ in 0..36_000 {
+                let rss = super::http::rss_of(pid);
+                if rss == 0 {
+                    return;
+                }
+                burst.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
     let (started, failed) = runtime.block_on(fire(args.users, 100, move |client, i| {
         client.post(&url).bearer_auth(&tokens[i])
     }));
+    let burst_peak = burst.load(std::sync::atomic::Ordering::Relaxed);
+    // Steady state: every bot running, the start burst over.
+    std::thread::sleep(Duration::from_secs(10));
     let mut peak = 0;
     let watch = std::time::Instant::now();
     while watch.elapsed() < Duration::from_secs(args.seconds) {
@@ -45,6 +63,7 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(500));
     }
     server.stop().context("stopping herald all")?;
+    let _ = sampler.join();
     line("## bench memory")?;
     line(&format!(
         "`herald all` (in-process queue, simulated Telegram with its built-in scenario), {} tenants with one session each.\n",
@@ -56,7 +75,13 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<()> {
             vec!["idle, every bot stopped".into(), bytes(idle)],
             vec![
                 format!(
-                    "every bot running: peak over {} s ({started} started, {failed} refused)",
+                    "while {started} bots were started through the API, 100 requests at a time ({failed} refused): peak"
+                ),
+                bytes(burst_peak),
+            ],
+            vec![
+                format!(
+                    "every bot running, from 10 s after the last start: peak over {} s",
                     args.seconds
                 ),
                 bytes(peak),

@@ -285,8 +285,11 @@ async fn resume(
         };
         let mut changed = false;
         for attempt in &mut entry.attempts {
-            if attempt.ticket.process != me && !w.store.is_flushed(&attempt.ticket) {
-                attempt.ticket = w.store.add_stats(user.as_str(), &attempt.delta);
+            if attempt.0 != me && !w.store.is_flushed(&attempt.ticket()) {
+                let ticket = w
+                    .store
+                    .add_stats(user.as_str(), &attempt.2.delta(clock::now()));
+                (attempt.0, attempt.1) = (ticket.process, ticket.seq);
                 changed = true;
             }
         }

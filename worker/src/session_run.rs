@@ -249,7 +249,7 @@ impl SessionCtx {
             let delta = outcome::delta(&result, now);
             let ticket = w.store.add_stats(self.user.as_str(), &delta);
             self.tickets.note(&ticket);
-            entry.attempts.push(CountedAttempt { ticket, delta });
+            entry.attempts.push(CountedAttempt::new(ticket, &delta));
             entry.sending = false;
             let decision = w.config.policy.decide(&result, retries, now);
             entry.done = !matches!(
