@@ -208,6 +208,7 @@ async fn measure(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<Mea
         let shutdown = shutdown.clone();
         async move { scheduler.run(shutdown).await }
     });
+    let posts_before = total_posts(root)?;
     let stats_file = root.join("data/stats.json.lock");
     let writes_before = generation(&stats_file);
     let now = clock::now();
@@ -222,12 +223,7 @@ async fn measure(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<Mea
     let elapsed = started.elapsed();
     store.shutdown()?;
     let posts = sends.load(Ordering::Relaxed);
-    let stats: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root.join("data/stats.json"))?)?;
-    let counted: u64 = stats["users"]
-        .as_object()
-        .map(|u| u.values().filter_map(|s| s["total_posts"].as_u64()).sum())
-        .unwrap_or(0);
+    let counted = total_posts(root)? - posts_before;
     let stats_writes = generation(&stats_file).saturating_sub(writes_before);
     Ok(Measured {
         posts,
@@ -235,6 +231,16 @@ async fn measure(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<Mea
         elapsed,
         stats_writes,
     })
+}
+
+/// The sum of every tenant's `total_posts` in stats.json.
+fn total_posts(root: &std::path::Path) -> anyhow::Result<u64> {
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/stats.json"))?)?;
+    Ok(stats["users"]
+        .as_object()
+        .map(|u| u.values().filter_map(|s| s["total_posts"].as_u64()).sum())
+        .unwrap_or(0))
 }
 
 /// The data manager's write count for a file (kept in the lock file's first 8 bytes).

@@ -1,0 +1,315 @@
+//! End to end, as a deployment runs: a private redis-server, one `herald api`, one `herald
+//! scheduler` and two `herald worker` processes on loopback with the simulated Telegram, driven
+//! only through HTTP as the old frontend and its admin pages would. One worker is SIGKILLed
+//! mid-run; the run completes with no group posted twice in a cycle, the counters in
+//! `/api/sync/state` equal the simulator's journal, and every process stops cleanly.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use herald_jobs::testing::RedisServer;
+use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
+use herald_telegram::sim::Journal;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use support::Herald;
+
+const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
+const TENANTS: usize = 4;
+const SESSIONS_EACH: u32 = 2;
+const GROUPS: usize = 6;
+
+fn token(user: &str, admin: bool, max_sessions: u32) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let role = if admin { "admin" } else { "user" };
+    let claims = json!({"user_id": user, "sub": user, "role": role, "plan_status": "active",
+        "plan_limits": {"max_sessions": max_sessions}, "iat": now, "exp": now + 3600});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn session_file(seed: u8) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.session");
+    let credentials = SessionCredentials {
+        dc_id: 2,
+        server_address: "149.154.167.51".into(),
+        port: 443,
+        auth_key: AuthKey::new([seed; 256]),
+    };
+    write_telethon(&path, &credentials).unwrap();
+    std::fs::read(path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let scenario = dir.path().join("scenario.toml");
+    std::fs::write(&scenario, "latency_ms = { min = 1, max = 10 }\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let env: Vec<(String, String)> = [
+        ("HERALD_DATA_DIR", dir.path().to_str().unwrap()),
+        ("HERALD_REDIS_URL", redis.url().as_str()),
+        ("HERALD_JWT_SECRET", SECRET),
+        ("HERALD_LISTEN", &format!("127.0.0.1:{port}")),
+        ("HERALD_TELEGRAM", "sim"),
+        ("HERALD_SIM_JOURNAL", journal.to_str().unwrap()),
+        ("HERALD_SIM_SCENARIO", scenario.to_str().unwrap()),
+        ("HERALD_MIN_DELAY_BETWEEN_POSTS", "0"),
+        ("HERALD_MIN_DELAY_BETWEEN_CYCLES", "0"),
+        ("HERALD_LEASE_TTL_MS", "1500"),
+        ("HERALD_TICK_MS", "200"),
+        ("HERALD_STATS_FLUSH_MS", "100"),
+        ("HERALD_LOG", "warn"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut scheduler = Herald::spawn("e2e-scheduler", &["scheduler"], &env);
+    let mut api = Herald::spawn("e2e-api", &["api"], &env);
+    let mut victim = Herald::spawn("e2e-worker-a", &["worker"], &env);
+    let mut survivor = Herald::spawn("e2e-worker-b", &["worker"], &env);
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        let healthy = client
+            .get(format!("{url}/api/health"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().is_success());
+        if healthy == Some(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The operator: sessions and an API pair through the admin routes.
+    let admin = token("ops", true, 0);
+    for i in 0..(TENANTS as u32 * SESSIONS_EACH) {
+        let form = Form::new().part(
+            "file",
+            Part::bytes(session_file(i as u8)).file_name(format!("+1555000{i:04}.session")),
+        );
+        let response = client
+            .post(format!("{url}/api/admin/sessions/upload"))
+            .bearer_auth(&admin)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "upload: {}",
+            response.text().await.unwrap()
+        );
+    }
+    let response = client
+        .post(format!("{url}/api/admin/api-pairs/add"))
+        .bearer_auth(&admin)
+        .json(&json!({"api_id": "24881145", "api_hash": "d625c51e93f6b7367c1ff263cb5f7c89"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+
+    // Tenants: register, post, groups, delays, start.
+    let users: Vec<String> = (0..TENANTS).map(|t| format!("tenant-{t}")).collect();
+    for user in &users {
+        let t = token(user, false, SESSIONS_EACH);
+        let post = |path: &str, body: Value| {
+            client
+                .post(format!("{url}{path}"))
+                .bearer_auth(&t)
+                .json(&body)
+                .send()
+        };
+        assert!(
+            post("/api/bot/register-user", json!({}))
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
+        assert!(
+            post(
+                "/api/bot/update-post",
+                json!({"post_type": "text", "post_content": "Hello from the e2e test"})
+            )
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+        );
+        let groups: Vec<String> = (0..GROUPS)
+            .map(|g| format!("-100{}", 1_000_000_000 + g))
+            .collect();
+        assert!(
+            post("/api/bot/update-groups", json!({"groups": groups}))
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
+        assert!(
+            post(
+                "/api/bot/update-delays",
+                json!({"delay_between_posts": 1, "delay_between_cycles": 0})
+            )
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+        );
+        let started = post("/api/bot/start", json!({})).await.unwrap();
+        let status = started.status();
+        let body: Value = started.json().await.unwrap();
+        assert!(
+            status.is_success() && body["status"] == "running",
+            "start: {status} {body}"
+        );
+    }
+
+    // Kill one worker while cycles are in flight, then let every tenant finish three more cycles.
+    wait_for(60, "the first posts", || {
+        read(&journal).len() >= TENANTS * 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500 + rand::random::<u64>() % 1000)).await;
+    victim.kill();
+    let killed_at = chrono::Utc::now();
+    wait_for(120, "cycles after the kill", || {
+        let entries = read(&journal);
+        users.iter().all(|u| {
+            entries
+                .iter()
+                .filter(|e| &e.user_id == u && e.started_at > killed_at)
+                .map(|e| e.cycle)
+                .collect::<HashSet<_>>()
+                .len()
+                >= 3
+        })
+    })
+    .await;
+    for user in &users {
+        let stopped = client
+            .post(format!("{url}/api/bot/stop"))
+            .bearer_auth(token(user, false, SESSIONS_EACH))
+            .send()
+            .await
+            .unwrap();
+        assert!(stopped.status().is_success());
+    }
+    let mut states = HashMap::new();
+    for _ in 0..200 {
+        states.clear();
+        for user in &users {
+            let state: Value = client
+                .get(format!("{url}/api/sync/state"))
+                .bearer_auth(token(user, false, SESSIONS_EACH))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            states.insert(user.clone(), state);
+        }
+        if states
+            .values()
+            .all(|s| s["user"]["bot_status"] == "stopped")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Counters are flushed within 100 ms of the last post; read them once more after that.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for user in &users {
+        let state: Value = client
+            .get(format!("{url}/api/sync/state"))
+            .bearer_auth(token(user, false, SESSIONS_EACH))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        states.insert(user.clone(), state);
+    }
+
+    // The journal: no group twice in a cycle, no rule broken, counters equal to it.
+    let entries = read(&journal);
+    assert!(
+        entries.iter().all(|e| e.violation.is_none()),
+        "a Telegram rule was broken"
+    );
+    let mut seen = HashSet::new();
+    for e in &entries {
+        assert!(
+            seen.insert((e.user_id.clone(), e.cycle, e.target.clone())),
+            "{} cycle {} posted {} twice",
+            e.user_id,
+            e.cycle,
+            e.target
+        );
+    }
+    for user in &users {
+        let state = &states[user];
+        assert_eq!(state["user"]["bot_status"], "stopped", "{user}: {state}");
+        let attempts = entries.iter().filter(|e| &e.user_id == user).count() as u64;
+        let sent = entries
+            .iter()
+            .filter(|e| &e.user_id == user && e.outcome.is_ok())
+            .count() as u64;
+        assert_eq!(
+            state["stats"]["total_posts"].as_u64(),
+            Some(attempts),
+            "{user}: {state}"
+        );
+        assert_eq!(
+            state["stats"]["total_messages_sent"].as_u64(),
+            Some(sent),
+            "{user}"
+        );
+    }
+
+    // Everything stops cleanly.
+    for process in [&mut api, &mut survivor, &mut scheduler] {
+        let status = process.terminate();
+        assert!(status.success(), "{} exited with {status}", process.name);
+    }
+}
+
+fn read(journal: &std::path::Path) -> Vec<herald_telegram::sim::JournalEntry> {
+    if journal.exists() {
+        Journal::read_all(journal).unwrap_or_default()
+    } else {
+        Vec::new()
+    }
+}
+
+async fn wait_for(secs: u64, what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
