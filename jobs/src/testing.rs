@@ -54,6 +54,13 @@ impl RedisServer {
         self.spawn();
     }
 
+    /// Starts it again, empty, on the same port after a [`kill`](Self::kill).
+    pub fn start_again(&mut self) {
+        if self.child.is_none() {
+            self.spawn();
+        }
+    }
+
     fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args([

@@ -10,6 +10,9 @@ use herald_data::{PostKind, Store, StoreConfig, UserId};
 use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
 use herald_sessions::{Pool, PoolConfig};
 
+pub mod deployment;
+pub mod invariants;
+
 pub fn session_name(i: usize) -> String {
     format!("+1555{i:07}.session")
 }
