@@ -111,12 +111,17 @@ impl From<DataError> for ApiError {
             ),
             DataError::UserNotFound { .. } => ApiError::user_not_found(),
             DataError::Invalid(reason) => ApiError::bad_request(reason),
-            DataError::Io { .. } => {
+            DataError::Io { ref source, .. } => {
                 tracing::error!(error = %err, "data write failed");
+                // The error kind ("no storage space", "read-only filesystem ...") tells an
+                // operator what to fix; the path and OS message stay in the server log.
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage_unavailable",
-                    "Storage is unavailable; try again later",
+                    format!(
+                        "Storage is unavailable ({}); nothing was changed, try again later",
+                        source.kind()
+                    ),
                 )
             }
             other => ApiError::internal(other),
