@@ -1,49 +1,9 @@
 //! The admin routes as the old frontend's admin pages call them, and hostile uploads.
 
-use std::io::Write;
-
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::*;
-
-async fn upload(app: &TestApp, path: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
-    let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_owned()));
-    let response = app
-        .client
-        .post(format!("{}{path}", app.url))
-        .bearer_auth(app.admin_token())
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
-fn session_bytes(seed: u8) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("x.session");
-    let credentials = herald_session_file::SessionCredentials {
-        dc_id: 2,
-        server_address: "149.154.167.51".into(),
-        port: 443,
-        auth_key: herald_session_file::AuthKey::new([seed; 256]),
-    };
-    herald_session_file::write_telethon(&path, &credentials).unwrap();
-    std::fs::read(path).unwrap()
-}
-
-fn zip(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in entries {
-        writer.start_file(*name, options).unwrap();
-        writer.write_all(data).unwrap();
-    }
-    writer.finish().unwrap().into_inner()
-}
 
 #[tokio::test]
 async fn the_admin_pages_work_as_before() {

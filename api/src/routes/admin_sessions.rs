@@ -109,6 +109,18 @@ pub async fn upload(
     multipart: Multipart,
 ) -> Result<axum::Json<UploadResponse>, ApiError> {
     let (name, bytes) = file_field(multipart).await?;
+    // The contract's 413 for a file too big to be a session; the importer's own check (400)
+    // stays for callers other than HTTP.
+    if bytes.len() > MAX_SESSION_FILE_BYTES {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "Upload is larger than {} MiB: not a session",
+                MAX_SESSION_FILE_BYTES >> 20
+            ),
+        ));
+    }
     let pool = state.inner.pool.clone();
     let imported = tokio::task::spawn_blocking(move || pool.import_bytes(&name, &bytes, None))
         .await
