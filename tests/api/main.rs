@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod auth_attacks;
 mod bad_input;
 mod compat;
 mod helpers;
