@@ -8,7 +8,7 @@
 //! need root (CI runs as root). A plain `main` (harness = false): without root it says so on
 //! stdout and exits 0 as skipped; as root a failed mount fails the test.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod support;
 

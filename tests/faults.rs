@@ -54,7 +54,7 @@ async fn workers_sigkilled_again_and_again_lose_and_duplicate_nothing() {
     let d = deployment().await;
     let scheduler = d.spawn("kills-scheduler", "scheduler");
     let mut api = d.spawn("kills-api", "api");
-    let mut workers = vec![
+    let mut workers = [
         d.spawn("kills-worker-0", "worker"),
         d.spawn("kills-worker-1", "worker"),
     ];

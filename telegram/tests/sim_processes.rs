@@ -3,6 +3,8 @@
 //! processes' journal lines land whole. A plain `main` (harness = false) so the child role is a
 //! command-line mode of this binary rather than a test that passes by doing nothing.
 
+#![allow(clippy::print_stdout)]
+
 mod common;
 
 use std::path::Path;
