@@ -175,21 +175,14 @@ fn fill(root: &Path) -> PathBuf {
 async fn disk_full_and_read_only_refuse_writes_cleanly_and_recover(mount: &Tmpfs) {
     let root = mount.path.clone();
     support::pool(&root, 2).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let env: Vec<(String, String)> = [
+    let port = support::free_port();
+    let env = support::env_vars(&[
         ("HERALD_DATA_DIR", root.to_str().unwrap()),
         ("HERALD_JWT_SECRET", SECRET),
         ("HERALD_LISTEN", &format!("127.0.0.1:{port}")),
         ("HERALD_TELEGRAM", "sim"),
         ("HERALD_LOG", "info"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     // `nobody` must reach the mount point inside the test's private temporary directory.
     let parent = root.parent().unwrap();
     std::fs::set_permissions(parent, std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();

@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use herald_jobs::testing::RedisServer;
 use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
-use herald_telegram::sim::Journal;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-use support::Herald;
+use support::{Herald, wait_for};
 
 const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
 const TENANTS: usize = 4;
@@ -56,13 +55,9 @@ async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
     let journal = dir.path().join("journal.jsonl");
     let scenario = dir.path().join("scenario.toml");
     std::fs::write(&scenario, "latency_ms = { min = 1, max = 10 }\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let env: Vec<(String, String)> = [
+    let env = support::env_vars(&[
         ("HERALD_DATA_DIR", dir.path().to_str().unwrap()),
         ("HERALD_REDIS_URL", redis.url().as_str()),
         ("HERALD_JWT_SECRET", SECRET),
@@ -76,10 +71,7 @@ async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
         ("HERALD_TICK_MS", "200"),
         ("HERALD_STATS_FLUSH_MS", "100"),
         ("HERALD_LOG", "warn"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     let mut scheduler = Herald::spawn("e2e-scheduler", &["scheduler"], &env);
     let mut api = Herald::spawn("e2e-api", &["api"], &env);
     let mut victim = Herald::spawn("e2e-worker-a", &["worker"], &env);
@@ -186,14 +178,14 @@ async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
 
     // Kill one worker while cycles are in flight, then let every tenant finish three more cycles.
     wait_for(60, "the first posts", || {
-        read(&journal).len() >= TENANTS * 2
+        support::read_journal(&journal).len() >= TENANTS * 2
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500 + rand::random::<u64>() % 1000)).await;
     victim.kill();
     let killed_at = chrono::Utc::now();
     wait_for(120, "cycles after the kill", || {
-        let entries = read(&journal);
+        let entries = support::read_journal(&journal);
         users.iter().all(|u| {
             entries
                 .iter()
@@ -253,7 +245,7 @@ async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
     }
 
     // The journal: no group twice in a cycle, no rule broken, counters equal to it.
-    let entries = read(&journal);
+    let entries = support::read_journal(&journal);
     assert!(
         entries.iter().all(|e| e.violation.is_none()),
         "a Telegram rule was broken"
@@ -292,24 +284,5 @@ async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
     for process in [&mut api, &mut survivor, &mut scheduler] {
         let status = process.terminate();
         assert!(status.success(), "{} exited with {status}", process.name);
-    }
-}
-
-fn read(journal: &std::path::Path) -> Vec<herald_telegram::sim::JournalEntry> {
-    if journal.exists() {
-        Journal::read_all(journal).unwrap_or_default()
-    } else {
-        Vec::new()
-    }
-}
-
-async fn wait_for(secs: u64, what: &str, done: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

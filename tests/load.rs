@@ -136,12 +136,8 @@ async fn two_hundred_clients_for_a_minute_while_a_thousand_tenants_run() {
     support::pool(root, TENANTS).await;
     let users: Vec<String> = (0..TENANTS).map(tenant).collect();
     support::tenants(root, &users, 3, 1, 5).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let env: Vec<(String, String)> = [
+    let port = support::free_port();
+    let env = support::env_vars(&[
         ("HERALD_DATA_DIR", root.to_str().unwrap()),
         ("HERALD_JWT_SECRET", SECRET),
         ("HERALD_LISTEN", &format!("127.0.0.1:{port}")),
@@ -149,10 +145,7 @@ async fn two_hundred_clients_for_a_minute_while_a_thousand_tenants_run() {
         ("HERALD_MIN_DELAY_BETWEEN_POSTS", "1"),
         ("HERALD_MIN_DELAY_BETWEEN_CYCLES", "1"),
         ("HERALD_LOG", "warn"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     let mut herald = Herald::spawn("load-all", &["all"], &env);
     let api = Arc::new(Api {
         url: format!("http://127.0.0.1:{port}"),
@@ -229,7 +222,12 @@ async fn two_hundred_clients_for_a_minute_while_a_thousand_tenants_run() {
     let stats = support::invariants::stats_doc(root);
     let silent: Vec<_> = users
         .iter()
-        .filter(|u| stats.users.get(u.as_str()).is_none_or(|s| s.total_posts == 0))
+        .filter(|u| {
+            stats
+                .users
+                .get(u.as_str())
+                .is_none_or(|s| s.total_posts == 0)
+        })
         .collect();
     assert!(silent.is_empty(), "{} tenants never posted", silent.len());
     let posts: u64 = stats.users.values().map(|s| s.total_posts).sum();

@@ -84,22 +84,15 @@ async fn an_old_backend_directory_is_served_as_is() {
     let dir = tempfile::tempdir().unwrap();
     old_backend(dir.path());
     let root = dir.path().to_str().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let env: Vec<(String, String)> = [
+    let port = support::free_port();
+    let env = support::env_vars(&[
         ("HERALD_DATA_DIR", root),
         ("JWT_SECRET", SECRET),
         ("HERALD_LISTEN", &format!("127.0.0.1:{port}")),
         ("HERALD_TELEGRAM", "sim"),
         ("HERALD_MIN_DELAY_BETWEEN_POSTS", "1"),
         ("HERALD_LOG", "warn"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
 
     // Step 3 of the README: reconcile once.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))

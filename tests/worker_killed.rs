@@ -13,7 +13,6 @@ use herald_jobs::testing::RedisServer;
 use herald_jobs::{
     Command, CommandAction, CommandOutcome, CoordConfig, Coordination, Queue, RedisConfig,
 };
-use herald_telegram::sim::Journal;
 use support::*;
 
 const TENANTS: usize = 6;
@@ -32,7 +31,7 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
     let journal = root.join("journal.jsonl");
     let scenario = root.join("scenario.toml");
     std::fs::write(&scenario, "latency_ms = { min = 1, max = 5 }\n").unwrap();
-    let env: Vec<(String, String)> = [
+    let env = support::env_vars(&[
         ("HERALD_DATA_DIR", root.to_str().unwrap()),
         ("HERALD_REDIS_URL", &redis.url()),
         ("HERALD_TELEGRAM", "sim"),
@@ -44,10 +43,7 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
         ("HERALD_TICK_MS", "200"),
         ("HERALD_STATS_FLUSH_MS", "100"),
         ("HERALD_LOG", "warn"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     let _scheduler = Herald::spawn("scheduler", &["scheduler"], &env);
     let mut victim = Herald::spawn("worker-a", &["worker"], &env);
     let mut survivor = Herald::spawn("worker-b", &["worker"], &env);
@@ -90,7 +86,7 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
 
     // Kill one worker at a moment when cycles are surely in flight.
     wait_for(30, "posts from the first cycles", || {
-        read(&journal).len() >= TENANTS * 3
+        read_journal(&journal).len() >= TENANTS * 3
     })
     .await;
     tokio::time::sleep(Duration::from_millis(700 + rand::random::<u64>() % 900)).await;
@@ -99,7 +95,7 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
 
     // Every tenant gets three more cycles done after the kill.
     wait_for(120, "cycles after the kill", || {
-        let entries = read(&journal);
+        let entries = read_journal(&journal);
         users.iter().all(|u| {
             let done_after: std::collections::HashSet<u64> = entries
                 .iter()
@@ -128,12 +124,12 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
         "the surviving worker did not shut down cleanly"
     );
 
-    let entries = read(&journal);
+    let entries = read_journal(&journal);
     assert!(
         entries.iter().all(|e| e.violation.is_none()),
         "a Telegram rule was broken (two connections on a session?)"
     );
-    let in_doubt = in_doubt_lines(root, &users);
+    let in_doubt = support::invariants::in_doubt(root, &users);
     let mut per_cycle: HashMap<(String, u64), Vec<String>> = HashMap::new();
     for e in &entries {
         per_cycle
@@ -151,7 +147,7 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
             "{user} cycle {cycle}: a group got a second post"
         );
         assert!(
-            targets.len() + in_doubt.get(user).copied().unwrap_or(0) >= GROUPS,
+            targets.len() as u64 + in_doubt.get(user).copied().unwrap_or(0) >= GROUPS as u64,
             "{user} cycle {cycle}: only {} of {GROUPS} groups posted",
             targets.len()
         );
@@ -161,7 +157,7 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
     for user in &users {
         let attempts = entries.iter().filter(|e| &e.user_id == user).count() as u64;
         let counted = stats["users"][user]["total_posts"].as_u64().unwrap();
-        let doubt = in_doubt.get(user).copied().unwrap_or(0) as u64;
+        let doubt = in_doubt.get(user).copied().unwrap_or(0);
         // An in-doubt send (the worker died mid-send) may be in the journal without its count.
         assert!(
             counted <= attempts && counted + doubt >= attempts,
@@ -178,62 +174,4 @@ async fn a_killed_workers_cycles_complete_elsewhere_without_duplicates_or_miscou
         "no cycle of the killed worker was resumed, so the kill tested nothing"
     );
     eprintln!("cycles resumed after the kill: {resumed}; in-doubt sends: {in_doubt:?}");
-}
-
-fn read(journal: &std::path::Path) -> Vec<herald_telegram::sim::JournalEntry> {
-    if journal.exists() {
-        Journal::read_all(journal).unwrap_or_default()
-    } else {
-        Vec::new()
-    }
-}
-
-/// Sends whose outcome a resuming worker could not know, per tenant (from the tenant logs).
-fn in_doubt_lines(root: &std::path::Path, users: &[String]) -> HashMap<String, usize> {
-    let mut found = HashMap::new();
-    for user in users {
-        let dir = root.join("logs").join(user);
-        let Ok(files) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let count = files
-            .flatten()
-            .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
-            .map(|text| {
-                text.lines()
-                    .filter(|l| l.contains("is unknown (its worker stopped mid-send)"))
-                    .count()
-            })
-            .sum::<usize>();
-        if count > 0 {
-            found.insert(user.clone(), count);
-        }
-    }
-    found
-}
-
-async fn wait_for_async<F, Fut>(secs: u64, what: &str, done: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !done().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_for(secs: u64, what: &str, done: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

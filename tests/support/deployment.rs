@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use herald_jobs::testing::RedisServer;
-use herald_telegram::sim::{Journal, JournalEntry};
+use herald_telegram::sim::JournalEntry;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -31,12 +31,8 @@ impl Deployment {
         pool(dir.path(), sessions).await;
         let scenario = dir.path().join("scenario.toml");
         std::fs::write(&scenario, "latency_ms = { min = 1, max = 5 }\n").unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut env: Vec<(String, String)> = [
+        let port = super::free_port();
+        let mut env = super::env_vars(&[
             ("HERALD_DATA_DIR", dir.path().to_str().unwrap()),
             ("HERALD_REDIS_URL", redis.url().as_str()),
             ("HERALD_JWT_SECRET", SECRET),
@@ -54,10 +50,7 @@ impl Deployment {
             ("HERALD_STATS_FLUSH_MS", "100"),
             ("HERALD_COMMAND_WAIT_MS", "10000"),
             ("HERALD_LOG", "info"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         for (k, v) in extra_env {
             env.retain(|(key, _)| key != k);
             env.push((k.to_string(), v.to_string()));
@@ -85,12 +78,7 @@ impl Deployment {
 
     /// Every attempt the simulator saw, from all processes.
     pub fn journal(&self) -> Vec<JournalEntry> {
-        let path = self.journal_path();
-        if path.exists() {
-            Journal::read_all(&path).unwrap_or_default()
-        } else {
-            Vec::new()
-        }
+        super::read_journal(&self.journal_path())
     }
 
     pub fn spawn(&self, name: &str, role: &str) -> Herald {

@@ -13,6 +13,35 @@ use herald_sessions::{Pool, PoolConfig};
 pub mod deployment;
 pub mod invariants;
 
+#[allow(unused_imports)] // Not every test binary waits.
+pub use deployment::{wait_for, wait_for_async};
+
+/// A loopback port free at the moment of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Environment pairs for a `herald` child.
+pub fn env_vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every attempt in the simulator's journal at `path`, none before the first.
+pub fn read_journal(path: &Path) -> Vec<herald_telegram::sim::JournalEntry> {
+    if path.exists() {
+        herald_telegram::sim::Journal::read_all(path).unwrap_or_default()
+    } else {
+        Vec::new()
+    }
+}
+
 pub fn session_name(i: usize) -> String {
     format!("+1555{i:07}.session")
 }
