@@ -68,7 +68,7 @@ fn routes(config: &ApiConfig) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin_sessions::upload))
         .routes(routes!(admin_sessions::bulk_upload))
         .layer(DefaultBodyLimit::max(config.upload_limit));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(bot_config::register_user))
         .routes(routes!(bot_config::update_execution_mode))
         .routes(routes!(bot_config::update_post))
@@ -99,7 +99,52 @@ fn routes(config: &ApiConfig) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin_users::unsuspend))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .merge(uploads)
-        .split_for_parts()
+        .split_for_parts();
+    document_body_rejections(&mut doc);
+    (router, doc)
+}
+
+/// Documents the answers a request body can get before its handler runs, on every operation that
+/// takes one, so that no annotation can forget them: 400 for a body that does not parse, 413 over
+/// the body limit and, where a JSON body is required ([`body::Body`]), 415 without a JSON content
+/// type. The optional bodies (register-user, start) need no content type, hence no 415.
+fn document_body_rejections(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            let Some(body) = &operation.request_body else {
+                continue;
+            };
+            let json_required = body.content.contains_key("application/json")
+                && matches!(body.required, Some(Required::True));
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("400".into())
+                .or_insert_with(|| error("The body does not parse"));
+            responses
+                .entry("413".into())
+                .or_insert_with(|| error("Request body is too large"));
+            if json_required {
+                responses.entry("415".into()).or_insert_with(|| {
+                    error("Expected a JSON body (Content-Type: application/json)")
+                });
+            }
+        }
+    }
 }
 
 /// The OpenAPI document of every route [`router`] serves.

@@ -33,6 +33,7 @@ fn plan_name(plan: Plan) -> &'static str {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct PlanQuery {
     /// STARTER or ENTERPRISE.
+    #[param(pattern = "^(STARTER|ENTERPRISE)$")]
     plan_type: String,
 }
 
@@ -72,9 +73,13 @@ pub async fn list(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GroupsUpdateRequest {
+    /// STARTER or ENTERPRISE.
+    #[schema(pattern = "^(STARTER|ENTERPRISE)$")]
     plan_type: String,
+    #[schema(max_items = 1000)]
     groups: Vec<String>,
     /// replace, add or remove.
+    #[schema(pattern = "^(replace|add|remove)$")]
     action: String,
 }
 
@@ -143,6 +148,7 @@ fn dedup(groups: Vec<String>) -> Vec<String> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ValidateRequest {
+    #[schema(max_items = 10_000)]
     groups: Vec<String>,
 }
 

@@ -63,9 +63,10 @@ pub async fn list(State(state): State<AppState>, _admin: Admin) -> axum::Json<Pa
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddPairRequest {
     /// Digits (a string or a number).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-9]{1,10}$")]
     api_id: Value,
     /// 32 hexadecimal characters.
+    #[schema(pattern = "^[0-9A-Fa-f]{32}$")]
     api_hash: String,
 }
 

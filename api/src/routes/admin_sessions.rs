@@ -421,6 +421,7 @@ pub async fn ban(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct HealthCheckRequest {
+    #[schema(max_items = 100)]
     session_filenames: Vec<String>,
 }
 

@@ -101,6 +101,7 @@ pub(crate) fn mode_for_plan(plan_type: &str) -> ExecutionMode {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ExecutionModeRequest {
     /// `starter` or `enterprise`.
+    #[schema(pattern = "^(starter|enterprise)$")]
     execution_mode: Option<String>,
 }
 
@@ -152,8 +153,10 @@ pub async fn update_execution_mode(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdatePostRequest {
     /// `link` or `text`.
+    #[schema(pattern = "^(link|text)$")]
     post_type: Option<String>,
     /// A `t.me/<channel>/<id>` link, or 1 to 4096 characters of text.
+    #[schema(min_length = 1, max_length = 4096)]
     post_content: Option<String>,
 }
 
@@ -229,6 +232,7 @@ pub async fn update_post(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateGroupsRequest {
     /// `-100<digits>`, `@name` or `name` (5 to 32 letters, digits, underscores); at most 1000.
+    #[schema(max_items = 1000)]
     groups: Vec<String>,
 }
 
@@ -290,8 +294,10 @@ pub async fn update_groups(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateDelaysRequest {
     /// Seconds between two posts of one session; not under the operator's floor.
+    #[schema(maximum = 604_800)]
     delay_between_posts: Option<u64>,
     /// Seconds from a cycle's end to the next one's start; not under the operator's floor.
+    #[schema(maximum = 604_800)]
     delay_between_cycles: Option<u64>,
 }
 

@@ -23,8 +23,10 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct StartRequest {
     /// `starter` or `enterprise`; defaults to the plan's (`plan_limits.plan_type`) or the stored one.
+    #[schema(pattern = "^(starter|enterprise)$")]
     execution_mode: Option<String>,
     /// Starter mode: spread a cycle's posts over this many minutes.
+    #[schema(minimum = 1)]
     total_cycle_minutes: Option<u32>,
 }
 
@@ -374,7 +376,7 @@ pub struct LogsResponse {
 
 /// The caller's own log, whatever bot id the path names (the id is echoed back).
 #[utoipa::path(get, path = "/api/bot/logs/{id}", tag = "bot", params(("id" = String, Path, description = "the frontend's bot id"), LogsQuery),
-    responses((status = 200, body = LogsResponse), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = LogsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn logs(
     State(state): State<AppState>,
