@@ -47,17 +47,20 @@ fn reject(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// An optional JSON body: absent or empty means `T::default()`; content type not required (the
-/// old frontend posts start/stop with no body at all).
+/// An optional JSON body: absent, empty or `null` means `T::default()` (the OpenAPI document
+/// offers `null` for these bodies); content type not required (the old frontend posts start/stop
+/// with no body at all).
 pub(crate) fn optional<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            format!("Invalid JSON body: {e}"),
-        )
-    })
+    serde_json::from_slice::<Option<T>>(bytes)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("Invalid JSON body: {e}"),
+            )
+        })
 }

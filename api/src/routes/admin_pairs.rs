@@ -63,11 +63,30 @@ pub async fn list(State(state): State<AppState>, _admin: Admin) -> axum::Json<Pa
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AddPairRequest {
     /// Digits (a string or a number).
-    #[schema(value_type = String, pattern = "^[0-9]{1,10}$")]
+    #[schema(schema_with = api_id_schema)]
     api_id: Value,
     /// 32 hexadecimal characters.
     #[schema(pattern = "^[0-9A-Fa-f]{32}$")]
     api_hash: String,
+}
+
+/// `api_id` as clients send it: digits in a string, or a number (both are accepted).
+fn api_id_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .description(Some("Digits (a string or a number)."))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]{1,10}$")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(i32::MAX)),
+        )
+        .into()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,14 +17,16 @@ use crate::state::AppState;
 /// Most groups one tenant may configure.
 pub const MAX_GROUPS: usize = 1000;
 /// Longest delay accepted, in seconds (a week).
-const MAX_DELAY: u64 = 7 * 24 * 3600;
+pub(crate) const MAX_DELAY: u64 = 7 * 24 * 3600;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     email: Option<String>,
     plan_status: Option<String>,
+    /// An object (`max_sessions`, `plan_type`, ...), stored as given; anything else is refused
+    /// rather than written into users.json where the frontend expects an object.
     #[schema(value_type = Option<Object>)]
-    plan_limits: Option<Value>,
+    plan_limits: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -46,7 +48,7 @@ pub async fn register_user(
     body: Bytes,
 ) -> Result<axum::Json<RegisterResponse>, ApiError> {
     let request: RegisterRequest = optional(&body)?;
-    let plan_limits = request.plan_limits.or_else(|| {
+    let plan_limits = request.plan_limits.map(Value::Object).or_else(|| {
         tenant
             .claims
             .plan_limits

@@ -17,7 +17,7 @@ use crate::auth::{Tenant, plan_allows_start};
 use crate::body::optional;
 use crate::engine::{BotCommand, CommandOutcome, CycleState, Refusal};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::bot_config::{mode_for_plan, parse_mode};
+use crate::routes::bot_config::{MAX_DELAY, mode_for_plan, parse_mode};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -25,8 +25,8 @@ pub struct StartRequest {
     /// `starter` or `enterprise`; defaults to the plan's (`plan_limits.plan_type`) or the stored one.
     #[schema(pattern = "^(starter|enterprise)$")]
     execution_mode: Option<String>,
-    /// Starter mode: spread a cycle's posts over this many minutes.
-    #[schema(minimum = 1)]
+    /// Starter mode: spread a cycle's posts over this many minutes (at most a week).
+    #[schema(minimum = 1, maximum = 10_080)]
     total_cycle_minutes: Option<u32>,
 }
 
@@ -72,6 +72,17 @@ pub async fn start(
         return Err(ApiError::bad_request(
             "total_cycle_minutes must be greater than 0",
         ));
+    }
+    // Like the delays, at most a week: a longer window (u32 minutes reach 8,000 years) would
+    // leave a running bot that never posts.
+    if request
+        .total_cycle_minutes
+        .is_some_and(|m| u64::from(m) * 60 > MAX_DELAY)
+    {
+        return Err(ApiError::bad_request(format!(
+            "total_cycle_minutes must be at most {} (a week)",
+            MAX_DELAY / 60
+        )));
     }
     let command = BotCommand::Start {
         sessions_wanted: limits.max_sessions,
