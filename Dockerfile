@@ -25,7 +25,9 @@ RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin hera
 COPY --from=build /src/target/release/herald /usr/local/bin/herald
 USER herald
 WORKDIR /data
-ENV HERALD_DATA_DIR=/data HERALD_LISTEN=0.0.0.0:8000 HERALD_LOG_FORMAT=json
+# MIMALLOC_PURGE_DELAY=0: the allocator hands freed pages back at once; with 10,000 bots running
+# that is 193 MiB resident instead of 240 MiB, for about 8% fewer posts/s at full tilt (BENCHMARKS.md).
+ENV HERALD_DATA_DIR=/data HERALD_LISTEN=0.0.0.0:8000 HERALD_LOG_FORMAT=json MIMALLOC_PURGE_DELAY=0
 EXPOSE 8000
 ENTRYPOINT ["herald"]
 CMD ["--help"]
