@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
+use futures::FutureExt;
 use herald_data::{BotStatus, ExecutionMode, FlushTicket, Level, Plan, UserId, mask_session_name};
 use herald_jobs::{Claim, Cycle, JobError, clock};
 use herald_telegram::Post;
@@ -69,7 +70,6 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
     }
     let started = std::time::Instant::now();
     let lost = w.shutdown.child_token();
-    let stop_renewing = CancellationToken::new();
     let holds = Holds::new(
         w.coord.clone(),
         w.config.lease_ttl,
@@ -77,14 +77,20 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
         cycle.cycle_no,
         holder,
     );
-    let renewer = tokio::spawn(holds.clone().renew_until(
-        w.config.renew_every,
-        stop_renewing.clone(),
-        lost.clone(),
-    ));
-    let ending = execute(worker, &user, cycle.cycle_no, &holds, &lost).await;
-    stop_renewing.cancel();
-    let _ = renewer.await;
+    // The renewal runs in this task beside the cycle, not in a task of its own: one task less per
+    // running bot (memory with 10,000 bots, BENCHMARKS.md). Dropping it ends it.
+    let renewal = holds
+        .clone()
+        .renew_until(w.config.renew_every, lost.clone());
+    let execution = execute(worker, &user, cycle.cycle_no, &holds, &lost);
+    tokio::pin!(renewal, execution);
+    let mut renewing = true;
+    let ending = loop {
+        tokio::select! {
+            ending = &mut execution => break ending,
+            () = &mut renewal, if renewing => renewing = false,
+        }
+    };
     let result = match ending {
         Ending::Finished(next) => w
             .coord
@@ -192,31 +198,47 @@ async fn execute(
         tickets: tickets.clone(),
         entries: entries.clone(),
     });
-    let mut runs = JoinSet::new();
-    for (session, groups) in plan::spread(&groups, &names) {
-        let groups: Vec<String> = groups
-            .into_iter()
-            .filter(|g| !entries.get(g).is_some_and(|e| e.done))
-            .collect();
-        if groups.is_empty() {
-            continue;
-        }
-        let pair = pairs.get(&session).copied().unwrap_or_default();
-        let ctx = ctx.clone();
-        runs.spawn(async move {
-            ctx.run(SessionJob {
+    let mut jobs: Vec<SessionJob> = plan::spread(&groups, &names)
+        .into_iter()
+        .filter_map(|(session, groups)| {
+            let groups: Vec<String> = groups
+                .into_iter()
+                .filter(|g| !entries.get(g).is_some_and(|e| e.done))
+                .collect();
+            let pair = pairs.get(&session).copied().unwrap_or_default();
+            (!groups.is_empty()).then_some(SessionJob {
                 session,
                 pair,
                 groups,
             })
-            .await
-        });
-    }
+        })
+        .collect();
     let mut tally = Tally::default();
-    while let Some(run) = runs.join_next().await {
-        match run {
+    if jobs.len() == 1 {
+        // A lone session runs in this task rather than in one of its own: one task less per
+        // running bot (memory with 10,000 bots, BENCHMARKS.md). A panic is contained as a
+        // spawned run's would be.
+        let job = jobs.remove(0);
+        match std::panic::AssertUnwindSafe(ctx.run(job))
+            .catch_unwind()
+            .await
+        {
             Ok(t) => tally.add(&t),
-            Err(err) => tracing::error!(user.id = %user, error = %err, "a session run panicked"),
+            Err(_) => tracing::error!(user.id = %user, "a session run panicked"),
+        }
+    } else {
+        let mut runs = JoinSet::new();
+        for job in jobs {
+            let ctx = ctx.clone();
+            runs.spawn(async move { ctx.run(job).await });
+        }
+        while let Some(run) = runs.join_next().await {
+            match run {
+                Ok(t) => tally.add(&t),
+                Err(err) => {
+                    tracing::error!(user.id = %user, error = %err, "a session run panicked")
+                }
+            }
         }
     }
     if lost.is_cancelled() {

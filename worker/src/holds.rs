@@ -63,18 +63,11 @@ impl Holds {
         self.extra.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Renews everything every `every` until `stop`; cancels `lost` when something was taken over.
-    pub(crate) async fn renew_until(
-        self: Arc<Self>,
-        every: Duration,
-        stop: CancellationToken,
-        lost: CancellationToken,
-    ) {
+    /// Renews everything every `every` until dropped; cancels `lost` and returns when something
+    /// was taken over.
+    pub(crate) async fn renew_until(self: Arc<Self>, every: Duration, lost: CancellationToken) {
         loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
-            }
+            tokio::time::sleep(every).await;
             match self.renew_all().await {
                 Ok(true) => {}
                 Ok(false) => {
