@@ -15,7 +15,7 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -193,17 +193,7 @@ async fn disk_full_and_read_only_refuse_writes_cleanly_and_recover(mount: &Tmpfs
         http: reqwest::Client::new(),
         token: token("disk-tenant"),
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client
-        .http
-        .get(format!("{}/health", client.url))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "herald all did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::wait_listening(&client.url).await;
     assert!(
         client
             .post("/api/bot/register-user", json!({}))

@@ -154,17 +154,7 @@ async fn two_hundred_clients_for_a_minute_while_a_thousand_tenants_run() {
             .build()
             .unwrap(),
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while api
-        .http
-        .get(format!("{}/health", api.url))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "herald all did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::wait_listening(&api.url).await;
 
     // Every tenant running first, started over HTTP in parallel.
     let starts: Vec<_> = users

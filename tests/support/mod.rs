@@ -33,6 +33,16 @@ pub fn env_vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits until a `herald` serving at `url` answers `GET /health`.
+pub async fn wait_listening(url: &str) {
+    let client = reqwest::Client::new();
+    let health = format!("{url}/health");
+    deployment::wait_for_async(60, "herald to answer", || async {
+        client.get(&health).send().await.is_ok()
+    })
+    .await;
+}
+
 /// Every attempt in the simulator's journal at `path`, none before the first.
 pub fn read_journal(path: &Path) -> Vec<herald_telegram::sim::JournalEntry> {
     if path.exists() {
