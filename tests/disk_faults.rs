@@ -85,10 +85,16 @@ fn set_writable(root: &Path, writable: bool) {
     }
 }
 
-fn spawn_as_nobody(name: &str, env: &[(String, String)]) -> Herald {
+/// Runs `herald all` as `nobody` from a copy of the binary in `dir`: the build's own path may
+/// sit under a directory `nobody` cannot enter (a checkout in root's home, a 0700 temp dir).
+fn spawn_as_nobody(dir: &Path, name: &str, env: &[(String, String)]) -> Herald {
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
+    let exe = dir.join("herald");
+    std::fs::copy(env!("CARGO_BIN_EXE_herald"), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let log = std::env::temp_dir().join(format!("herald-test-{}-{name}.log", std::process::id()));
-    let child = Command::new(env!("CARGO_BIN_EXE_herald"))
+    let child = Command::new(&exe)
         .arg("all")
         .env_clear()
         .envs(env.iter().cloned())
@@ -187,7 +193,7 @@ async fn disk_full_and_read_only_refuse_writes_cleanly_and_recover(mount: &Tmpfs
     let parent = root.parent().unwrap();
     std::fs::set_permissions(parent, std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
     set_writable(&root, true);
-    let mut herald = spawn_as_nobody("disk-faults-all", &env);
+    let mut herald = spawn_as_nobody(parent, "disk-faults-all", &env);
     let client = Client {
         url: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
