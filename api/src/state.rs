@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_data::Store;
+use herald_data::{Store, User, UserId};
 use herald_sessions::{PairCredentials, Pool};
 use jsonwebtoken::DecodingKey;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -133,5 +133,13 @@ impl AppState {
                 decoding_key,
             }),
         })
+    }
+
+    /// The caller's record, or the contract's 404 `User not found`.
+    pub(crate) fn tenant_record(&self, user: &UserId) -> Result<Arc<User>, crate::error::ApiError> {
+        self.inner
+            .store
+            .user(user.as_str())
+            .ok_or_else(crate::error::ApiError::user_not_found)
     }
 }

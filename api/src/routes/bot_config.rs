@@ -179,11 +179,7 @@ pub async fn update_post(
     tenant: Tenant,
     Body(request): Body<UpdatePostRequest>,
 ) -> Result<axum::Json<UpdatePostResponse>, ApiError> {
-    let current = state
-        .inner
-        .store
-        .user(tenant.user.as_str())
-        .ok_or_else(ApiError::user_not_found)?;
+    let current = state.tenant_record(&tenant.user)?;
     if request.post_type.is_none() && request.post_content.is_none() {
         return Err(ApiError::bad_request("No updates provided"));
     }

@@ -58,11 +58,7 @@ pub async fn start(
     if let Some(reason) = state.inner.store.read_only() {
         return Err(ApiError::from(herald_data::DataError::ReadOnly { reason }));
     }
-    let user = state
-        .inner
-        .store
-        .user(tenant.user.as_str())
-        .ok_or_else(ApiError::user_not_found)?;
+    let user = state.tenant_record(&tenant.user)?;
     let limits = tenant.claims.plan_limits.clone().unwrap_or_default();
     let mode = match &request.execution_mode {
         Some(mode) => Some(parse_mode(mode)?),
@@ -148,11 +144,7 @@ pub struct StopResponse {
     responses((status = 200, body = StopResponse), (status = 202, body = StopResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn stop(State(state): State<AppState>, tenant: Tenant) -> Result<Response, ApiError> {
-    state
-        .inner
-        .store
-        .user(tenant.user.as_str())
-        .ok_or_else(ApiError::user_not_found)?;
+    state.tenant_record(&tenant.user)?;
     let outcome = state
         .inner
         .engine
@@ -262,11 +254,7 @@ pub async fn status(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<axum::Json<StatusResponse>, ApiError> {
-    let user = state
-        .inner
-        .store
-        .user(tenant.user.as_str())
-        .ok_or_else(ApiError::user_not_found)?;
+    let user = state.tenant_record(&tenant.user)?;
     let live = liveness(&state, &tenant.user, &user).await;
     let stats = state.inner.store.stats(tenant.user.as_str());
     Ok(axum::Json(StatusResponse {
@@ -320,11 +308,7 @@ pub async fn bot_state(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<axum::Json<StateResponse>, ApiError> {
-    let user = state
-        .inner
-        .store
-        .user(tenant.user.as_str())
-        .ok_or_else(ApiError::user_not_found)?;
+    let user = state.tenant_record(&tenant.user)?;
     let live = liveness(&state, &tenant.user, &user).await;
     let stats = state.inner.store.stats(tenant.user.as_str());
     let unable = if user.assigned_sessions.is_empty() {

@@ -65,11 +65,7 @@ pub async fn sync_state(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<axum::Json<SyncResponse>, ApiError> {
-    let user = state
-        .inner
-        .store
-        .user(tenant.user.as_str())
-        .ok_or_else(ApiError::user_not_found)?;
+    let user = state.tenant_record(&tenant.user)?;
     let live = liveness(&state, &tenant.user, &user).await;
     let stats = state.inner.store.stats(tenant.user.as_str());
     let mut logs = state.inner.store.log_tail(&tenant.user, 100).join("\n");
