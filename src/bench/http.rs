@@ -112,20 +112,7 @@ impl Server {
 
     /// Resident memory of the server process, from /proc.
     pub fn rss_bytes(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .map(str::to_owned)
-            })
-            .and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<u64>().ok())
-            })
-            .unwrap_or(0)
-            * 1024
+        rss_of(self.child.id())
     }
 
     /// SIGTERM, then wait (the server flushes its counters).
@@ -161,6 +148,25 @@ pub fn rss_of(pid: u32) -> u64 {
         })
         .unwrap_or(0)
         * 1024
+}
+
+/// A throw-away data directory under `parent` holding `users` tenants (`populate`).
+pub fn populated_dir(
+    runtime: &tokio::runtime::Runtime,
+    parent: &std::path::Path,
+    name: &str,
+    users: usize,
+) -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("herald-bench-{name}-"))
+        .tempdir_in(parent)?;
+    runtime.block_on(populate(dir.path(), users))?;
+    Ok(dir)
+}
+
+/// A token for each tenant `u0`..`u{users-1}` of `populate`.
+pub fn tokens(users: usize) -> anyhow::Result<Vec<String>> {
+    (0..users).map(|i| token(&format!("u{i}"))).collect()
 }
 
 pub fn token(user: &str) -> anyhow::Result<String> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::http::{Server, fire, populate, token};
+use super::http::{Server, fire, populated_dir, tokens};
 use super::report::{bytes, line, table};
 
 #[derive(Debug, clap::Args)]
@@ -21,19 +21,14 @@ pub struct MemoryArgs {
 
 pub fn run(args: &MemoryArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let dir = tempfile::Builder::new()
-        .prefix("herald-bench-memory-")
-        .tempdir_in(&args.dir)?;
-    runtime.block_on(populate(dir.path(), args.users))?;
+    let dir = populated_dir(&runtime, &args.dir, "memory", args.users)?;
     runtime.block_on(super::posts::give_sessions(dir.path(), args.users))?;
     let server = Server::start(dir.path(), &[])?;
     std::thread::sleep(Duration::from_secs(5));
     let idle = server.rss_bytes();
 
     // Every bot started through the API, as tenants would.
-    let tokens: Vec<String> = (0..args.users)
-        .map(|i| token(&format!("u{i}")))
-        .collect::<anyhow::Result<_>>()?;
+    let tokens = tokens(args.users)?;
     let url = format!("{}/api/bot/start", server.url);
     let burst = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sampler = {

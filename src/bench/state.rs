@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::http::{Server, load, populate, token};
+use super::http::{Server, load, populated_dir, tokens};
 use super::report::{Summary, bytes, line, ms, table};
 
 #[derive(Debug, clap::Args)]
@@ -21,15 +21,10 @@ pub struct StateArgs {
 
 pub fn run(args: &StateArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let dir = tempfile::Builder::new()
-        .prefix("herald-bench-state-")
-        .tempdir_in(&args.dir)?;
-    runtime.block_on(populate(dir.path(), args.users))?;
+    let dir = populated_dir(&runtime, &args.dir, "state", args.users)?;
     let users_size = std::fs::metadata(dir.path().join("data/users.json"))?.len();
     let server = Server::start(dir.path(), &[])?;
-    let tokens: Vec<String> = (0..args.users)
-        .map(|i| token(&format!("u{i}")))
-        .collect::<anyhow::Result<_>>()?;
+    let tokens = tokens(args.users)?;
     let url = format!("{}/api/sync/state", server.url);
     let (mut latencies, failures) = runtime.block_on(load(
         args.connections,

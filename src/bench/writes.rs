@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 
-use super::http::{Server, load, populate, token};
+use super::http::{Server, load, populated_dir, tokens};
 use super::report::{Summary, bytes, line, ms, table};
 
 #[derive(Debug, clap::Args)]
@@ -25,16 +25,11 @@ pub struct WritesArgs {
 
 pub fn run(args: &WritesArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let dir = tempfile::Builder::new()
-        .prefix("herald-bench-writes-")
-        .tempdir_in(&args.dir)?;
-    runtime.block_on(populate(dir.path(), args.users))?;
+    let dir = populated_dir(&runtime, &args.dir, "writes", args.users)?;
     let users_size = std::fs::metadata(dir.path().join("data/users.json"))?.len();
     let server = Server::start(dir.path(), &[])?;
     // Client c writes to its own tenants only, so the last acknowledged value of each is known.
-    let tokens: Vec<String> = (0..args.users)
-        .map(|i| token(&format!("u{i}")))
-        .collect::<anyhow::Result<_>>()?;
+    let tokens = tokens(args.users)?;
     let url = format!("{}/api/bot/update-groups", server.url);
     let sent = Arc::new(AtomicUsize::new(0));
     let counter = sent.clone();
