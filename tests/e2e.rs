@@ -210,15 +210,12 @@ async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
     for _ in 0..200 {
         states.clear();
         for user in &users {
-            let state: Value = client
-                .get(format!("{url}/api/sync/state"))
-                .bearer_auth(token(user, false, SESSIONS_EACH))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let state: Value = support::get_json(
+                &client,
+                &format!("{url}/api/sync/state"),
+                &token(user, false, SESSIONS_EACH),
+            )
+            .await;
             states.insert(user.clone(), state);
         }
         if states
@@ -232,15 +229,12 @@ async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
     // Counters are flushed within 100 ms of the last post; read them once more after that.
     tokio::time::sleep(Duration::from_millis(500)).await;
     for user in &users {
-        let state: Value = client
-            .get(format!("{url}/api/sync/state"))
-            .bearer_auth(token(user, false, SESSIONS_EACH))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state: Value = support::get_json(
+            &client,
+            &format!("{url}/api/sync/state"),
+            &token(user, false, SESSIONS_EACH),
+        )
+        .await;
         states.insert(user.clone(), state);
     }
 

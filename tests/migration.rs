@@ -172,15 +172,8 @@ async fn an_old_backend_directory_is_served_as_is() {
         .unwrap();
     assert_eq!(started["status"], "running", "{started}");
     for _ in 0..100 {
-        let state: Value = client
-            .get(format!("{url}/api/sync/state"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state: Value =
+            support::get_json(&client, &format!("{url}/api/sync/state"), &token).await;
         if state["stats"]["total_posts"].as_u64().unwrap() > 120 {
             break;
         }

@@ -43,6 +43,19 @@ pub async fn wait_listening(url: &str) {
     .await;
 }
 
+/// `GET url` with a bearer token, the answer as JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Every attempt in the simulator's journal at `path`, none before the first.
 pub fn read_journal(path: &Path) -> Vec<herald_telegram::sim::JournalEntry> {
     if path.exists() {
