@@ -244,3 +244,28 @@ async fn a_token_of_a_tenant_no_longer_in_users_json_changes_nothing() {
     assert_eq!(sessions, 1, "a session left the pool for a deleted tenant");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn another_tenants_log_is_never_served() {
+    let app = spawn_app(0).await;
+    app.register("alice").await;
+    app.register("bob").await;
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let bob_log = app.path(&format!("logs/bob/{today}.log"));
+    std::fs::create_dir_all(bob_log.parent().unwrap()).unwrap();
+    std::fs::write(&bob_log, "2026-01-01 00:00:00 - INFO - bob's secret line\n").unwrap();
+    // Bob can read his own line: the file is where the server looks.
+    let (status, own) = app
+        .get("/api/bot/logs/bob?lines=10", &app.token("bob"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(own.to_string().contains("bob's secret line"), "{own}");
+    // Alice naming bob's id gets her own log, echoed under the id she asked for.
+    let (status, body) = app
+        .get("/api/bot/logs/bob?lines=10", &app.token("alice"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["adbot_id"], "bob");
+    assert!(!body.to_string().contains("bob's secret line"), "{body}");
+    app.stop().await;
+}

@@ -185,7 +185,7 @@ bad_input! {
         raw("application/json", &format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))) => 400;
     body_as_plain_text: POST "/api/bot/update-groups" as Tenant,
         raw("text/plain", "groups=@abcde") => 415;
-    logs_asked_for_another_tenant_give_the_callers_own: GET "/api/bot/logs/bob?lines=10" as Tenant,
+    logs_asked_for_another_tenant_change_nothing: GET "/api/bot/logs/bob?lines=10" as Tenant,
         Body::None => 200;
     logs_with_a_negative_line_count: GET "/api/bot/logs/alice?lines=-5" as Tenant,
         Body::None => 400;
