@@ -1,8 +1,11 @@
 //! Who is asking: the JWT is the only identity. One extractor per role: [`Tenant`] (any valid
-//! token; `Bearer <token>` or, as the old backend allowed, the bare token) and [`Admin`] (a
-//! `Bearer` token whose `role` is `admin` in any case). HS256 only, `exp` required with 30 s
-//! leeway, `nbf` honoured; the user id is `user_id`, else `sub`, a string or a number. Headers
-//! such as `X-User-Id` are never read. A refusal is logged once, without the token.
+//! token naming a user; `Bearer <token>` or, as the old backend allowed, the bare token) and
+//! [`Admin`] (a `Bearer` token whose `role` is `admin` in any case, with or without a user id, as
+//! the old frontend's access-code token is). HS256 only, `exp` required with 30 s leeway, `nbf`
+//! honoured. The user a token names ([`identity`]): `user_id`, `sub` and `userId` (strings or
+//! numbers) must agree where present, else the token is refused; `botId` names the user only when
+//! none of them is there, as the frontend's own `requireAuth` reads it. Headers such as
+//! `X-User-Id` are never read. A refusal is logged once, without the token.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -21,10 +24,19 @@ pub struct Tenant {
     pub claims: Claims,
 }
 
-/// A verified admin.
+/// A verified admin, and the user its token names if it names one.
 #[derive(Debug, Clone)]
 pub struct Admin {
-    pub user: UserId,
+    pub user: Option<UserId>,
+}
+
+impl Admin {
+    /// Who acted, for logs and records.
+    pub fn who(&self) -> String {
+        self.user
+            .as_ref()
+            .map_or_else(|| "(unnamed admin)".to_owned(), UserId::to_string)
+    }
 }
 
 impl FromRequestParts<AppState> for Tenant {
@@ -35,6 +47,10 @@ impl FromRequestParts<AppState> for Tenant {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (user, claims) = authenticate(parts, state, true)?;
+        let user = user.ok_or_else(|| {
+            tracing::warn!(path = %parts.uri.path(), "request refused: the token names no user");
+            ApiError::unauthorized("Invalid token: no user_id")
+        })?;
         Ok(Tenant { user, claims })
     }
 }
@@ -52,7 +68,7 @@ impl FromRequestParts<AppState> for Admin {
             .as_deref()
             .is_some_and(|r| r.eq_ignore_ascii_case("admin"))
         {
-            tracing::warn!(path = %parts.uri.path(), user.id = %user, "admin route refused: not an admin");
+            tracing::warn!(path = %parts.uri.path(), user.id = ?user.as_ref().map(UserId::as_str), "admin route refused: not an admin");
             return Err(ApiError::forbidden("Admin access required"));
         }
         Ok(Admin { user })
@@ -63,7 +79,7 @@ fn authenticate(
     parts: &Parts,
     state: &AppState,
     bare_allowed: bool,
-) -> Result<(UserId, Claims), ApiError> {
+) -> Result<(Option<UserId>, Claims), ApiError> {
     let refused = |reason: &str, message: &str| {
         tracing::warn!(path = %parts.uri.path(), reason, "request refused: not authenticated");
         ApiError::unauthorized(message)
@@ -85,7 +101,7 @@ fn authenticate(
         None => return Err(refused("bare token on an admin route", "Invalid token")),
     };
     let claims = verify(state, token).map_err(|why| refused(&why, "Invalid token"))?;
-    let user = user_id(&claims).map_err(|why| refused(&why, &format!("Invalid token: {why}")))?;
+    let user = identity(&claims).map_err(|why| refused(&why, &format!("Invalid token: {why}")))?;
     Ok((user, claims))
 }
 
@@ -101,19 +117,43 @@ fn verify(state: &AppState, token: &str) -> Result<Claims, String> {
         .map_err(|e| format!("{:?}", e.kind()))
 }
 
-/// `user_id`, else `sub`: a non-empty string or a number, a safe directory name.
-fn user_id(claims: &Claims) -> Result<UserId, String> {
-    let raw = [&claims.user_id, &claims.sub]
-        .into_iter()
-        .flatten()
-        .find(|v| !matches!(v, Value::Null))
-        .ok_or_else(|| "no user_id".to_owned())?;
-    let text = match raw {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err("user_id must be a string or a number".into()),
+/// The user a token names. `user_id`, `sub` and `userId` are three spellings of one claim in the
+/// old frontend's tokens: where several are present they must agree, since reading one and
+/// ignoring another would let a token mean two users. `botId` (the access-code login's bot)
+/// names the user only when none of them is present. `None`: the token names nobody.
+pub(crate) fn identity(claims: &Claims) -> Result<Option<UserId>, String> {
+    let mut named: Option<(&str, String)> = None;
+    for (claim, value) in [
+        ("user_id", &claims.user_id),
+        ("sub", &claims.sub),
+        ("userId", &claims.user_id_camel),
+    ] {
+        let Some(text) = claim_text(claim, value.as_ref())? else {
+            continue;
+        };
+        match &named {
+            Some((first, seen)) if *seen != text => {
+                return Err(format!("{first} and {claim} name different users"));
+            }
+            Some(_) => {}
+            None => named = Some((claim, text)),
+        }
+    }
+    let text = match named {
+        Some((_, text)) => Some(text),
+        None => claim_text("botId", claims.bot_id.as_ref())?,
     };
-    UserId::parse(&text)
+    text.map(|t| UserId::parse(&t)).transpose()
+}
+
+/// A user-naming claim as text: a string or a number; absent and `null` are "not given".
+fn claim_text(claim: &str, value: Option<&Value>) -> Result<Option<String>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(format!("{claim} must be a string or a number")),
+    }
 }
 
 /// The plan status claim allows starting the bot: absent or `active`.

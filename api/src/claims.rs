@@ -1,5 +1,7 @@
 //! The token format Herald accepts and mints: HS256 JWTs shaped as the old Next.js frontend
-//! signs them (`{user_id, sub, role, plan_status, plan_limits, exp}`).
+//! signs them. Its backend calls carry `{user_id, sub?, role?, plan_status, plan_limits, exp}`
+//! (`lib/backend-jwt.ts`, `lib/auth.ts` `generateToken`); its access-code login (`jose`, 30 days)
+//! signs `{botId, userId?, role: "ADMIN" | "USER", email?}`, which its admin pages forward as is.
 //!
 //! Minting lives here, beside the claims, so that `herald token` and the tests produce exactly
 //! what the API checks. This module never logs a token or the key.
@@ -9,13 +11,20 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The claims Herald reads. Identity comes from `user_id`, else `sub` (string or number).
+/// The claims Herald reads. Who the token names is [`crate::auth`]'s rule: `user_id`, `sub` and
+/// `userId` name the user and must agree where present; `botId` stands in only when none is.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<Value>,
+    /// The access-code login's owner user id (optional there).
+    #[serde(default, rename = "userId", skip_serializing_if = "Option::is_none")]
+    pub user_id_camel: Option<Value>,
+    /// The access-code login's bot id: the frontend's identity when `userId` is absent.
+    #[serde(default, rename = "botId", skip_serializing_if = "Option::is_none")]
+    pub bot_id: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +72,8 @@ pub fn mint(secret: &SecretString, request: &TokenRequest) -> Result<String, Min
     let claims = Claims {
         user_id: Some(Value::String(request.user_id.clone())),
         sub: Some(Value::String(request.user_id.clone())),
+        user_id_camel: None,
+        bot_id: None,
         role: Some(if request.admin { "admin" } else { "user" }.to_owned()),
         plan_status: request.plan_status.clone(),
         plan_limits,

@@ -10,6 +10,7 @@
 //! - [`auth`]: the tenant and admin extractors. [`claims`]: the token format.
 //! - [`routes`]: handlers, one module per group. [`error`]: the one error-to-answer mapping.
 //! - [`state`]: shared state and the ports. [`engine`]: the port to the workers.
+//! - `tenants`: the one rule for tenants Herald has not seen (configuration writes register).
 
 pub mod auth;
 mod body;
@@ -19,6 +20,7 @@ pub mod error;
 mod middleware;
 pub mod routes;
 pub mod state;
+mod tenants;
 
 use std::future::Future;
 

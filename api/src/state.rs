@@ -135,6 +135,18 @@ impl AppState {
         })
     }
 
+    /// The last `lines` lines of the tenant's log, read off the runtime's threads (a file read).
+    pub(crate) async fn log_tail(&self, user: &UserId, lines: usize) -> Vec<String> {
+        let (store, user) = (self.inner.store.clone(), user.clone());
+        match tokio::task::spawn_blocking(move || store.log_tail(&user, lines)).await {
+            Ok(tail) => tail,
+            Err(err) => {
+                tracing::error!(error = %err, "reading a tenant log failed");
+                Vec::new()
+            }
+        }
+    }
+
     /// The caller's record, or the contract's 404 `User not found`.
     pub(crate) fn tenant_record(&self, user: &UserId) -> Result<Arc<User>, crate::error::ApiError> {
         self.inner

@@ -31,6 +31,12 @@ pub fn session_name(i: usize) -> String {
 
 /// Starts Herald with `sessions` session files in the pool and one API pair.
 pub async fn spawn_app(sessions: usize) -> TestApp {
+    spawn_app_with(sessions, &[]).await
+}
+
+/// Like [`spawn_app`], with more (or overriding) environment; `{dir}` in a value is replaced
+/// by the data directory.
+pub async fn spawn_app_with(sessions: usize, extra_env: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let unused = dir.path().join("sessions/unused");
     std::fs::create_dir_all(&unused).unwrap();
@@ -59,7 +65,11 @@ pub async fn spawn_app(sessions: usize) -> TestApp {
         ("HERALD_LOG", "warn"),
     ]
     .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(extra_env)
+    .map(|(k, v)| {
+        let v = v.replace("{dir}", dir.path().to_str().unwrap());
+        (k.to_string(), v)
+    })
     .collect();
     let config = Config::load(&Source::from_map(env).unwrap()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -160,6 +170,19 @@ pub fn sign_with(claims: Value, secret: &str, algorithm: Algorithm) -> String {
         &EncodingKey::from_secret(secret.as_bytes()).unwrap(),
     )
     .unwrap()
+}
+
+/// A token minted by another library (`scripts/mint-foreign-tokens` wrote the fixtures).
+pub fn foreign_token(name: &str) -> String {
+    let fixtures: Value =
+        serde_json::from_str(include_str!("fixtures/foreign_tokens.json")).unwrap();
+    fixtures
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|library| library["tokens"][name].as_str())
+        .unwrap_or_else(|| panic!("no fixture token {name}"))
+        .to_owned()
 }
 
 /// Asserts the contract's error shape and returns `detail`.

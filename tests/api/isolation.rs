@@ -88,10 +88,21 @@ async fn every_validation_failure_stores_nothing() {
 async fn a_start_without_any_session_is_409_and_consumes_nothing() {
     let app = spawn_app(0).await;
     app.register("alice").await;
+    let alice = app.token("alice");
+    app.post(
+        "/api/bot/update-post",
+        &alice,
+        json!({"post_type": "text", "post_content": "hi"}),
+    )
+    .await;
+    app.post(
+        "/api/bot/update-groups",
+        &alice,
+        json!({"groups": ["@alices_group"]}),
+    )
+    .await;
     let before = app.users_json();
-    let (status, body) = app
-        .post("/api/bot/start", &app.token("alice"), json!({}))
-        .await;
+    let (status, body) = app.post("/api/bot/start", &alice, json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(detail(&body).starts_with("No sessions available"));
     assert_eq!(app.users_json(), before);

@@ -8,6 +8,7 @@ mod auth;
 mod auth_attacks;
 mod bad_input;
 mod compat;
+mod frontend;
 mod helpers;
 mod isolation;
 mod openapi;

@@ -1,5 +1,6 @@
-//! Start and stop. Start assigns sessions if the tenant has none (the pool refuses cleanly when
-//! none can be had), marks the bot running and makes its first cycle due now. Stop takes the bot
+//! Start and stop. Start refuses a tenant with nothing to post or nowhere to post it, assigns
+//! sessions if the tenant has none (the pool refuses cleanly when none can be had), marks the bot
+//! running and makes its first cycle due now; a refused start consumes no session. Stop takes the bot
 //! off the schedule; with a cycle in flight it is `stopping` until that cycle ends, else
 //! `stopped` at once. Both are idempotent, and commands of one tenant run one at a time across
 //! all workers (a short lease), so a start and a stop never interleave.
@@ -13,7 +14,7 @@ use herald_jobs::{
 };
 use herald_sessions::SessionsError;
 
-use crate::Worker;
+use crate::{Worker, plan};
 
 const COMMAND_LEASE: Duration = Duration::from_secs(30);
 /// The old backend's window for starter mode when the tenant gives none.
@@ -105,8 +106,17 @@ async fn start(
             );
         }
     };
-    if w.store.user(user.as_str()).is_none() {
+    let Some(record) = w.store.user(user.as_str()) else {
         return refused(RefusalReason::UserNotFound, "User not found");
+    };
+    // Judged as the first cycle will judge it, with the mode this start sets, before any
+    // session is consumed: a bot that could only skip its cycles is not started.
+    let mut planned = herald_data::User::clone(&record);
+    if let Some(mode) = mode {
+        planned.execution_mode = mode;
+    }
+    if let Err(why) = plan::work_of(&planned, &crate::cycle::plan_groups(worker, &planned)) {
+        return refused(RefusalReason::Invalid, why.to_string());
     }
     let assignment = match w.pool.ensure_sessions(user, wanted).await {
         Ok(assignment) => assignment,

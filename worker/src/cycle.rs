@@ -11,7 +11,6 @@ use chrono::Utc;
 use futures::FutureExt;
 use herald_data::{BotStatus, ExecutionMode, FlushTicket, Level, Plan, UserId, mask_session_name};
 use herald_jobs::{Claim, Cycle, JobError, clock};
-use herald_telegram::Post;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -111,6 +110,20 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
     Ok(())
 }
 
+/// The operator's groups for the tenant's execution mode (empty when the file has none).
+pub(crate) fn plan_groups(worker: &Worker, record: &herald_data::User) -> Vec<String> {
+    let plan_file = match record.execution_mode {
+        ExecutionMode::Starter => Plan::Starter,
+        ExecutionMode::Enterprise => Plan::Enterprise,
+    };
+    worker
+        .inner
+        .store
+        .plan_groups(plan_file)
+        .map(|p| p.groups.to_vec())
+        .unwrap_or_default()
+}
+
 async fn execute(
     worker: &Worker,
     user: &UserId,
@@ -129,27 +142,17 @@ async fn execute(
     }
     let pause = plan::cycle_pause(&record, w.config.min_delay_between_cycles);
     let next = || Ending::Finished(Some(clock::now() + pause));
-    let post = match Post::parse(record.post_type.as_str(), &record.post_content) {
-        Ok(post) => post,
-        Err(err) => {
+    let (post, groups) = match plan::work_of(&record, &plan_groups(worker, &record)) {
+        Ok(work) => work,
+        Err(why) => {
             w.store.log(
                 user,
                 Level::Warning,
-                &format!("Cycle {cycle_no} skipped: {err}"),
+                &format!("Cycle {cycle_no} skipped: {why}"),
             );
             return next();
         }
     };
-    let plan_file = match record.execution_mode {
-        ExecutionMode::Starter => Plan::Starter,
-        ExecutionMode::Enterprise => Plan::Enterprise,
-    };
-    let plan_groups = w
-        .store
-        .plan_groups(plan_file)
-        .map(|p| p.groups.to_vec())
-        .unwrap_or_default();
-    let groups = plan::groups_for(&record, &plan_groups);
     let now = clock::now();
     let live: Vec<(String, u32)> = record
         .assigned_sessions
@@ -163,16 +166,11 @@ async fn execute(
                 .is_none_or(|until| *until <= now)
         })
         .collect();
-    if groups.is_empty() || live.is_empty() {
-        let why = if groups.is_empty() {
-            "no groups to post to"
-        } else {
-            "no usable session (all parked or banned)"
-        };
+    if live.is_empty() {
         w.store.log(
             user,
             Level::Warning,
-            &format!("Cycle {cycle_no} skipped: {why}"),
+            &format!("Cycle {cycle_no} skipped: no usable session (all parked or banned)"),
         );
         return next();
     }

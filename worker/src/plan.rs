@@ -1,6 +1,9 @@
 //! What one cycle posts, and from which session: pure functions of the tenant's record, the plan
 //! group file and its live sessions, so a cycle resumed on another worker plans exactly the same.
 //!
+//! What to post and where ([`work_of`]) is judged here once, for start (which refuses a tenant
+//! with nothing to post or nowhere to post it, before any session is consumed) and for every cycle.
+//!
 //! Which groups: the plan's group file for the tenant's execution mode when that file has groups,
 //! else the tenant's own `groups` (as the old backend did), minus blocked ones, each once.
 //! Which session: every group to exactly one session, at most `ceil(groups / sessions)` per
@@ -11,6 +14,49 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use herald_data::{ExecutionMode, User};
+use herald_telegram::Post;
+
+/// Why a tenant's bot has nothing to do; the sentence is what the tenant reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// No post content, or content the worker cannot send.
+    NoPost(String),
+    /// No group configured (neither the plan's file nor the tenant's own).
+    NoGroups,
+    /// Groups configured, every one of them blocked for this tenant.
+    AllBlocked,
+}
+
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotReady::NoPost(why) => write!(f, "Set what to post first: {why}"),
+            NotReady::NoGroups => f.write_str("No groups to post to: add groups first"),
+            NotReady::AllBlocked => f.write_str(
+                "No groups to post to: every configured group refuses this account's posts",
+            ),
+        }
+    }
+}
+
+/// What this tenant posts and the groups it posts to this cycle, or why there is nothing to do.
+pub fn work_of(user: &User, plan_groups: &[String]) -> Result<(Post, Vec<String>), NotReady> {
+    if user.post_content.trim().is_empty() {
+        return Err(NotReady::NoPost("no post content is set".into()));
+    }
+    let post = Post::parse(user.post_type.as_str(), &user.post_content)
+        .map_err(|e| NotReady::NoPost(e.to_string()))?;
+    let groups = groups_for(user, plan_groups);
+    if groups.is_empty() {
+        let configured = !plan_groups.is_empty() || !user.groups.is_empty();
+        return Err(if configured {
+            NotReady::AllBlocked
+        } else {
+            NotReady::NoGroups
+        });
+    }
+    Ok((post, groups))
+}
 
 /// The groups this cycle posts to, in order, without duplicates or blocked ones.
 pub fn groups_for(user: &User, plan_groups: &[String]) -> Vec<String> {
@@ -105,6 +151,37 @@ mod tests {
         });
         let plan = vec!["-1003".to_owned(), "-1004".to_owned()];
         assert_eq!(groups_for(&user, &plan), vec!["-1004"]);
+    }
+
+    #[test]
+    fn a_tenant_without_post_or_groups_is_not_ready_and_says_why() {
+        let mut user = User {
+            groups: vec!["-1001234567890".into()],
+            ..User::default()
+        };
+        assert_eq!(
+            work_of(&user, &[]).err(),
+            Some(NotReady::NoPost("no post content is set".into()))
+        );
+        user.post_type = herald_data::PostKind::Text;
+        user.post_content = "hello".into();
+        assert_eq!(
+            work_of(&user, &[]).map(|(_, g)| g),
+            Ok(vec!["-1001234567890".to_owned()])
+        );
+        user.groups.clear();
+        assert_eq!(work_of(&user, &[]).err(), Some(NotReady::NoGroups));
+        assert!(
+            work_of(&user, &["-1009876543210".into()]).is_ok(),
+            "plan groups count"
+        );
+        user.groups = vec!["-1001234567890".into()];
+        user.blocked_groups.push(BlockedGroup {
+            group: "-1001234567890".into(),
+            reason: "CHAT_WRITE_FORBIDDEN".into(),
+            at: chrono::Utc::now(),
+        });
+        assert_eq!(work_of(&user, &[]).err(), Some(NotReady::AllBlocked));
     }
 
     #[test]

@@ -404,7 +404,7 @@ pub async fn ban(
     let q = state
         .inner
         .pool
-        .ban(&r.filename, &format!("banned by admin {}", admin.user))
+        .ban(&r.filename, &format!("banned by admin {}", admin.who()))
         .await?;
     let message = if q.already {
         "Session was already banned"

@@ -28,7 +28,7 @@ pub async fn unsuspend(
         .map_err(|e| ApiError::bad_request(format!("Invalid user_id: {e}")))?;
     let lifted = state.inner.pool.unsuspend(&user).await?;
     if lifted {
-        tracing::info!(user.id = %user, admin = %admin.user, "suspension lifted");
+        tracing::info!(user.id = %user, admin = %admin.who(), "suspension lifted");
         state.inner.store.log(
             &user,
             herald_data::Level::Info,

@@ -13,6 +13,7 @@ use crate::auth::Tenant;
 use crate::body::{Body, optional};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use crate::tenants::Registration;
 
 /// Most groups one tenant may configure.
 pub const MAX_GROUPS: usize = 1000;
@@ -48,35 +49,17 @@ pub async fn register_user(
     body: Bytes,
 ) -> Result<axum::Json<RegisterResponse>, ApiError> {
     let request: RegisterRequest = optional(&body)?;
-    let plan_limits = request.plan_limits.map(Value::Object).or_else(|| {
-        tenant
-            .claims
+    let from_token = Registration::from_claims(&tenant.claims);
+    let registration = Registration {
+        plan_status: request.plan_status.or(from_token.plan_status),
+        plan_limits: request
             .plan_limits
-            .as_ref()
-            .and_then(|l| serde_json::to_value(l).ok())
-    });
-    let plan_status = request
-        .plan_status
-        .or_else(|| tenant.claims.plan_status.clone());
-    let email = request.email;
-    let created = state
-        .inner
-        .store
-        .upsert_user(&tenant.user, move |user, created| {
-            if created {
-                if let Some(limits) = &plan_limits
-                    && let Some(plan_type) = limits.get("plan_type").and_then(Value::as_str)
-                {
-                    user.execution_mode = mode_for_plan(plan_type);
-                }
-                user.plan_status = plan_status;
-                user.plan_limits = plan_limits;
-                if let Some(email) = email {
-                    user.extra.insert("email".into(), Value::String(email));
-                }
-            }
-            Ok::<_, ApiError>(created)
-        })
+            .map(Value::Object)
+            .or(from_token.plan_limits),
+        email: request.email,
+    };
+    let ((), created) = state
+        .configure(&tenant.user, registration, |_| Ok(()))
         .await?;
     let (message, status) = if created {
         ("User registered", "new")
@@ -89,15 +72,6 @@ pub async fn register_user(
         user_id: tenant.user.to_string(),
         status: status.into(),
     }))
-}
-
-/// `STARTER` means starter; anything else enterprise.
-pub(crate) fn mode_for_plan(plan_type: &str) -> ExecutionMode {
-    if plan_type == "STARTER" {
-        ExecutionMode::Starter
-    } else {
-        ExecutionMode::Enterprise
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -124,7 +98,7 @@ pub(crate) fn parse_mode(mode: &str) -> Result<ExecutionMode, ApiError> {
     }
 }
 
-/// Sets the caller's execution mode (creating the record if needed, as the old backend did).
+/// Sets the caller's execution mode (registering the tenant first if Herald has not seen it).
 #[utoipa::path(post, path = "/api/bot/update-execution-mode", tag = "bot", request_body = ExecutionModeRequest,
     responses((status = 200, body = ExecutionModeResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -138,12 +112,14 @@ pub async fn update_execution_mode(
         .ok_or_else(|| ApiError::bad_request("execution_mode is required in request body"))?;
     let mode = parse_mode(&mode)?;
     state
-        .inner
-        .store
-        .upsert_user(&tenant.user, move |user, _| {
-            user.execution_mode = mode;
-            Ok::<_, ApiError>(())
-        })
+        .configure(
+            &tenant.user,
+            Registration::from_claims(&tenant.claims),
+            move |user| {
+                user.execution_mode = mode;
+                Ok(())
+            },
+        )
         .await?;
     Ok(axum::Json(ExecutionModeResponse {
         success: true,
@@ -170,54 +146,42 @@ pub struct UpdatePostResponse {
     post_content: String,
 }
 
-/// Sets what the caller posts. The content is checked against the (new or current) type.
+/// Sets what the caller posts (registering the tenant first if Herald has not seen it). The
+/// content is checked against the (new or current) type.
 #[utoipa::path(post, path = "/api/bot/update-post", tag = "bot", request_body = UpdatePostRequest,
-    responses((status = 200, body = UpdatePostResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+    responses((status = 200, body = UpdatePostResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_post(
     State(state): State<AppState>,
     tenant: Tenant,
     Body(request): Body<UpdatePostRequest>,
 ) -> Result<axum::Json<UpdatePostResponse>, ApiError> {
-    let current = state.tenant_record(&tenant.user)?;
     if request.post_type.is_none() && request.post_content.is_none() {
         return Err(ApiError::bad_request("No updates provided"));
     }
     let kind = match request.post_type.as_deref() {
-        None => current.post_type,
-        Some("link") => PostKind::Link,
-        Some("text") => PostKind::Text,
+        None => None,
+        Some("link") => Some(PostKind::Link),
+        Some("text") => Some(PostKind::Text),
         Some(_) => return Err(ApiError::bad_request("post_type must be 'link' or 'text'")),
     };
-    let content = match request.post_content {
-        Some(content) => {
-            let content = if kind == PostKind::Link {
-                content.trim().to_owned()
-            } else {
-                content
-            };
-            if content.trim().is_empty() {
-                return Err(ApiError::bad_request("post_content cannot be empty"));
-            }
-            Post::parse(kind.as_str(), &content)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            Some(content)
-        }
-        None => None,
-    };
-    let updated = state
-        .inner
-        .store
-        .update_user(&tenant.user, move |user| {
-            user.post_type = kind;
-            if let Some(content) = content {
-                user.post_content = content;
-            }
-            Ok::<_, ApiError>((
-                user.post_type.as_str().to_owned(),
-                user.post_content.clone(),
-            ))
-        })
+    let (updated, _) = state
+        .configure(
+            &tenant.user,
+            Registration::from_claims(&tenant.claims),
+            move |user| {
+                // The content is judged against the type it will have: the new one, else the stored one.
+                let kind = kind.unwrap_or(user.post_type);
+                if let Some(content) = request.post_content {
+                    user.post_content = checked_content(kind, content)?;
+                }
+                user.post_type = kind;
+                Ok((
+                    user.post_type.as_str().to_owned(),
+                    user.post_content.clone(),
+                ))
+            },
+        )
         .await?;
     Ok(axum::Json(UpdatePostResponse {
         success: true,
@@ -225,6 +189,21 @@ pub async fn update_post(
         post_type: updated.0,
         post_content: updated.1,
     }))
+}
+
+/// A post's content as stored: a link trimmed, a text as given; refused when empty or when it
+/// does not parse as what the worker will send.
+fn checked_content(kind: PostKind, content: String) -> Result<String, ApiError> {
+    let content = if kind == PostKind::Link {
+        content.trim().to_owned()
+    } else {
+        content
+    };
+    if content.trim().is_empty() {
+        return Err(ApiError::bad_request("post_content cannot be empty"));
+    }
+    Post::parse(kind.as_str(), &content).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(content)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -262,9 +241,10 @@ pub(crate) fn check_groups(groups: &[String]) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
-/// Replaces the caller's own groups. Blocked groups the tenant dropped are forgotten.
+/// Replaces the caller's own groups (registering the tenant first if Herald has not seen it).
+/// Blocked groups the tenant dropped are forgotten.
 #[utoipa::path(post, path = "/api/bot/update-groups", tag = "bot", request_body = UpdateGroupsRequest,
-    responses((status = 200, body = UpdateGroupsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+    responses((status = 200, body = UpdateGroupsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_groups(
     State(state): State<AppState>,
@@ -274,13 +254,15 @@ pub async fn update_groups(
     let groups = check_groups(&request.groups)?;
     let count = groups.len();
     state
-        .inner
-        .store
-        .update_user(&tenant.user, move |user: &mut User| {
-            user.blocked_groups.retain(|b| groups.contains(&b.group));
-            user.groups = groups;
-            Ok::<_, ApiError>(())
-        })
+        .configure(
+            &tenant.user,
+            Registration::from_claims(&tenant.claims),
+            move |user: &mut User| {
+                user.blocked_groups.retain(|b| groups.contains(&b.group));
+                user.groups = groups;
+                Ok(())
+            },
+        )
         .await?;
     Ok(axum::Json(UpdateGroupsResponse {
         success: true,
@@ -307,9 +289,10 @@ pub struct UpdateDelaysResponse {
     delay_between_cycles: u64,
 }
 
-/// Herald's addition: sets the caller's delays.
+/// Herald's addition: sets the caller's delays (registering the tenant first if Herald has not
+/// seen it).
 #[utoipa::path(post, path = "/api/bot/update-delays", tag = "bot", request_body = UpdateDelaysRequest,
-    responses((status = 200, body = UpdateDelaysResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)),
+    responses((status = 200, body = UpdateDelaysResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_delays(
     State(state): State<AppState>,
@@ -331,18 +314,20 @@ pub async fn update_delays(
         config.min_delay_between_cycles,
     )?;
     let (posts, cycles) = (request.delay_between_posts, request.delay_between_cycles);
-    let updated = state
-        .inner
-        .store
-        .update_user(&tenant.user, move |user| {
-            if let Some(posts) = posts {
-                user.delay_between_posts = posts;
-            }
-            if let Some(cycles) = cycles {
-                user.delay_between_cycles = cycles;
-            }
-            Ok::<_, ApiError>((user.delay_between_posts, user.delay_between_cycles))
-        })
+    let (updated, _) = state
+        .configure(
+            &tenant.user,
+            Registration::from_claims(&tenant.claims),
+            move |user| {
+                if let Some(posts) = posts {
+                    user.delay_between_posts = posts;
+                }
+                if let Some(cycles) = cycles {
+                    user.delay_between_cycles = cycles;
+                }
+                Ok((user.delay_between_posts, user.delay_between_cycles))
+            },
+        )
         .await?;
     Ok(axum::Json(UpdateDelaysResponse {
         success: true,

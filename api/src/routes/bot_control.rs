@@ -17,8 +17,9 @@ use crate::auth::{Tenant, plan_allows_start};
 use crate::body::optional;
 use crate::engine::{BotCommand, CommandOutcome, CycleState, Refusal};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::bot_config::{MAX_DELAY, mode_for_plan, parse_mode};
+use crate::routes::bot_config::{MAX_DELAY, parse_mode};
 use crate::state::AppState;
+use crate::tenants::mode_for_plan;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct StartRequest {
@@ -369,9 +370,10 @@ pub struct LogsResponse {
     data: LogsData,
 }
 
-/// The caller's own log, whatever bot id the path names (the id is echoed back).
+/// The caller's own log, whatever bot id the path names (the id is echoed back); 404 for a
+/// tenant Herald has not seen.
 #[utoipa::path(get, path = "/api/bot/logs/{id}", tag = "bot", params(("id" = String, Path, description = "the frontend's bot id"), LogsQuery),
-    responses((status = 200, body = LogsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = LogsResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn logs(
     State(state): State<AppState>,
@@ -379,8 +381,9 @@ pub async fn logs(
     Path(id): Path<String>,
     Query(query): Query<LogsQuery>,
 ) -> Result<axum::Json<LogsResponse>, ApiError> {
+    state.tenant_record(&tenant.user)?;
     let lines = query.lines.unwrap_or(100).clamp(1, 1000);
-    let logs = state.inner.store.log_tail(&tenant.user, lines);
+    let logs = state.log_tail(&tenant.user, lines).await;
     Ok(axum::Json(LogsResponse {
         success: true,
         data: LogsData { adbot_id: id, logs },

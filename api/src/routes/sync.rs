@@ -68,7 +68,7 @@ pub async fn sync_state(
     let user = state.tenant_record(&tenant.user)?;
     let live = liveness(&state, &tenant.user, &user).await;
     let stats = state.inner.store.stats(tenant.user.as_str());
-    let mut logs = state.inner.store.log_tail(&tenant.user, 100).join("\n");
+    let mut logs = state.log_tail(&tenant.user, 100).await.join("\n");
     if !logs.is_empty() {
         logs.push('\n');
     }

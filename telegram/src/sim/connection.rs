@@ -180,7 +180,7 @@ impl SimConnection {
     pub(crate) async fn send(
         &mut self,
         target: &Target,
-        _post: &Post,
+        post: &Post,
         label: &AttemptLabel,
     ) -> Result<(), SendError> {
         let started = self.inner.clock.now();
@@ -204,6 +204,7 @@ impl SimConnection {
                 ended_at: started,
                 outcome: Outcome::Error(SendError::Transient),
                 violation: plan.violation,
+                post: Some(post.clone()),
             }),
         };
         let answered = tokio::time::timeout(self.inner.config.call_timeout, async {

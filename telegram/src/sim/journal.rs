@@ -8,7 +8,8 @@
 //! A line:
 //! `{"session":"a.session","user_id":"u1","cycle":3,"target":"@group","attempt":7,
 //!   "started_at":"2026-11-28T10:00:00.123456Z","ended_at":"...",
-//!   "outcome":"ok" | {"error":{"kind":"flood_wait","secs":12}},"violation":null | "flood_wait_ignored"}`
+//!   "outcome":"ok" | {"error":{"kind":"flood_wait","secs":12}},"violation":null | "flood_wait_ignored",
+//!   "post":{"post_type":"text","post_content":"..."}}`
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{SendError, TelegramError};
+use crate::{Post, SendError, TelegramError};
 
 /// One send attempt as the simulator saw it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +38,9 @@ pub struct JournalEntry {
     pub outcome: Outcome,
     /// Set when the attempt broke a rule a well-behaved poster keeps.
     pub violation: Option<Violation>,
+    /// What was sent (absent in journals written before it was recorded).
+    #[serde(default)]
+    pub post: Option<Post>,
 }
 
 /// `"ok"` or `{"error": <SendError>}`.
@@ -180,6 +184,7 @@ mod tests {
                 Outcome::Error(SendError::FloodWait { secs: 12 })
             },
             violation: (n == 3).then_some(Violation::FloodWaitIgnored),
+            post: Some(Post::Text("hello".into())),
         }
     }
 
