@@ -16,7 +16,7 @@ use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
 use herald_sessions::{Pool, PoolConfig};
 use herald_telegram::{
-    ApiCredentials, AttemptLabel, Connection, Post, Scenario, SendError, SessionHandle,
+    ApiCredentials, AttemptLabel, Connection, Delivery, Post, Scenario, SendError, SessionHandle,
     SimTelegram, Target, Telegram,
 };
 use herald_worker::{Worker, WorkerConfig};
@@ -287,7 +287,7 @@ impl Connection for CountingConnection {
         target: &Target,
         post: &Post,
         label: &AttemptLabel,
-    ) -> Result<(), SendError> {
+    ) -> Result<Delivery, SendError> {
         self.sends.fetch_add(1, Ordering::Relaxed);
         self.inner.send(target, post, label).await
     }

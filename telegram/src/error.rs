@@ -29,9 +29,14 @@ pub enum SendError {
     /// The session can never be used again; quarantine it.
     #[error("session is dead ({code})")]
     SessionDead { code: String },
-    /// Network failure or timeout; the same call may succeed later.
+    /// Network failure or timeout; the same call may succeed later. The request may have
+    /// reached Telegram (a timeout): a re-send must carry the same random id.
     #[error("transient failure (network or timeout)")]
     Transient,
+    /// The connection broke before this call: nothing went out. The caller reconnects and
+    /// tries again; this is not an attempt and counts as none.
+    #[error("not sent: the connection is broken")]
+    NotSent,
     /// Anything else, named by Telegram's error name.
     #[error("Telegram error {code}")]
     Other { code: String },
@@ -48,8 +53,27 @@ impl SendError {
             Self::TargetNotFound => "target_not_found",
             Self::SessionDead { .. } => "session_dead",
             Self::Transient => "transient",
+            Self::NotSent => "not_sent",
             Self::Other { .. } => "other",
         }
+    }
+
+    /// How Telegram says this: `(code, name)` as an `rpc_error` carries them, for a server
+    /// that speaks for the world model (Herald's test DC). [`classify_rpc`] reads it back to
+    /// the same class. A transient failure or one that was never sent has no answer (`None`):
+    /// the server stays silent.
+    pub fn to_rpc(&self) -> Option<(i32, String)> {
+        Some(match self {
+            Self::FloodWait { secs } => (420, format!("FLOOD_WAIT_{secs}")),
+            Self::SlowMode { secs } => (420, format!("SLOWMODE_WAIT_{secs}")),
+            Self::PeerFlood => (400, "PEER_FLOOD".into()),
+            Self::WriteForbidden { code } => (403, code.clone()),
+            Self::TargetNotFound => (400, "CHANNEL_INVALID".into()),
+            Self::SessionDead { code } if code == "AUTH_KEY_DUPLICATED" => (406, code.clone()),
+            Self::SessionDead { code } => (401, code.clone()),
+            Self::Other { code } => (400, code.clone()),
+            Self::Transient | Self::NotSent => return None,
+        })
     }
 }
 
@@ -239,6 +263,41 @@ mod tests {
             classify_rpc_with_code(420, "FLOOD_WAIT", Some(3)),
             SendError::FloodWait { secs: 3 }
         );
+    }
+
+    #[test]
+    fn what_a_server_answers_reads_back_as_the_same_class() {
+        let classes = [
+            SendError::FloodWait { secs: 12 },
+            SendError::SlowMode { secs: 30 },
+            SendError::PeerFlood,
+            SendError::WriteForbidden {
+                code: "CHAT_WRITE_FORBIDDEN".into(),
+            },
+            SendError::TargetNotFound,
+            SendError::SessionDead {
+                code: "AUTH_KEY_DUPLICATED".into(),
+            },
+            SendError::SessionDead {
+                code: "USER_DEACTIVATED_BAN".into(),
+            },
+            SendError::Other {
+                code: "MESSAGE_ID_INVALID".into(),
+            },
+        ];
+        for class in classes {
+            let (code, name) = class.to_rpc().expect("an answer");
+            // grammers splits a trailing number off the name, as Telegram's clients do.
+            let (bare, value) = match name.rsplit_once('_') {
+                Some((bare, digits)) if digits.chars().all(|c| c.is_ascii_digit()) => {
+                    (bare.to_owned(), digits.parse().ok())
+                }
+                _ => (name.clone(), None),
+            };
+            assert_eq!(classify_rpc_with_code(code, &bare, value), class, "{name}");
+        }
+        assert_eq!(SendError::Transient.to_rpc(), None);
+        assert_eq!(SendError::NotSent.to_rpc(), None);
     }
 
     #[test]

@@ -25,8 +25,8 @@ pub use error::{SendError, TelegramError, classify_rpc, classify_rpc_with_code};
 pub use grammers::GrammersTelegram;
 pub use post::{MAX_TEXT_CHARS, Post, PostError, PostType};
 pub use seam::{
-    ApiCredentials, AttemptLabel, Connection, SessionHandle, Telegram, TelegramConfig,
-    mask_session_name,
+    ApiCredentials, AttemptLabel, Connection, Delivery, SessionHandle, Telegram, TelegramConfig,
+    cycle_of_random_id, mask_session_name, new_random_id,
 };
 pub use sim::{Journal, JournalEntry, Scenario, SimTelegram};
 pub use target::{Target, TargetError};

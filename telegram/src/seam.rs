@@ -45,11 +45,38 @@ impl SessionHandle {
     }
 }
 
-/// Who a send is for; used only by the simulator's journal and by tracing.
+/// Who a send is for, and its idempotency key.
+///
+/// `random_id` is Telegram's own dedup key for `messages.sendMessage` / `forwardMessages`: a
+/// second request with the same id from the same account is answered `RANDOM_ID_DUPLICATE` and
+/// delivers nothing. Herald chooses it ([`new_random_id`]) once per group and cycle, checkpoints
+/// it before the first send, and re-sends with the same id after a timeout, a reconnect or a
+/// cycle resumed by another worker, so a post whose answer was lost is not posted twice (where
+/// Telegram still remembers the id; its horizon is undocumented).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptLabel {
     pub user_id: String,
     pub cycle: u64,
+    pub random_id: i64,
+}
+
+/// Bits of a random id below the cycle number.
+const RANDOM_BITS: u32 = 40;
+
+/// A fresh random id for a post of cycle `cycle`: the cycle number (modulo 2^23) in the top bits,
+/// 40 random bits below. The cycle lets the far side of a wire (Herald's test DC) attribute a
+/// delivery to its cycle; the random part keeps ids of one account unique (a Redis that lost its
+/// data numbers cycles from 1 again), and the id stays positive.
+pub fn new_random_id(cycle: u64) -> i64 {
+    let cycle_bits = (cycle & 0x7f_ffff) << RANDOM_BITS;
+    let random = rand::random::<u64>() & ((1 << RANDOM_BITS) - 1);
+    // At most 63 bits are set, so the cast keeps the value.
+    (cycle_bits | random) as i64
+}
+
+/// The cycle number (modulo 2^23) a [`new_random_id`] was made for.
+pub fn cycle_of_random_id(random_id: i64) -> u64 {
+    (random_id as u64 >> RANDOM_BITS) & 0x7f_ffff
 }
 
 /// Settings shared by every backend.
@@ -57,14 +84,18 @@ pub struct AttemptLabel {
 pub struct TelegramConfig {
     /// Upper bound of every call (connect, resolve, send, forward, check). A
     /// silent peer otherwise hangs a call forever; on expiry the call fails as
-    /// [`SendError::Transient`].
+    /// [`SendError::Transient`] (`HERALD_TELEGRAM_CALL_TIMEOUT_MS`).
     pub call_timeout: Duration,
+    /// Connect every session here instead of the DC address in its file: a test
+    /// DC (`herald testdc`, the demo's), never Telegram (`HERALD_TELEGRAM_DC_ADDR`).
+    pub dc_override: Option<std::net::SocketAddr>,
 }
 
 impl Default for TelegramConfig {
     fn default() -> Self {
         Self {
             call_timeout: Duration::from_secs(30),
+            dc_override: None,
         }
     }
 }
@@ -83,16 +114,29 @@ pub trait Telegram: Send + Sync + 'static {
     ) -> Result<Box<dyn Connection>, SendError>;
 }
 
+/// A post Telegram accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Delivered by this call.
+    New,
+    /// Telegram answered `RANDOM_ID_DUPLICATE`: an earlier call with this random id delivered
+    /// it, and this one delivered nothing.
+    Duplicate,
+}
+
 /// One live connection of one session. Use from one task at a time.
 #[async_trait]
 pub trait Connection: Send {
-    /// Sends one post to one target; `Ok` once Telegram accepted it.
+    /// Sends one post to one target with the label's random id; `Ok` once Telegram accepted
+    /// it (or had accepted it before: [`Delivery::Duplicate`]). After a
+    /// [`SendError::Transient`] the connection may be broken: later calls then fail at once
+    /// with [`SendError::NotSent`] and the caller connects again.
     async fn send(
         &mut self,
         target: &Target,
         post: &Post,
         label: &AttemptLabel,
-    ) -> Result<(), SendError>;
+    ) -> Result<Delivery, SendError>;
 
     /// Admin health check: `Ok(true)` when an account is signed in, `Ok(false)`
     /// when the key is valid but no account is (or is only half) signed in,
@@ -125,6 +169,21 @@ pub fn mask_session_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_random_id_carries_its_cycle_and_differs_every_time() {
+        for cycle in [0, 1, 42, 0x7f_ffff] {
+            let (a, b) = (new_random_id(cycle), new_random_id(cycle));
+            assert!(a >= 0 && b >= 0);
+            assert_ne!(a, b);
+            assert_eq!(cycle_of_random_id(a), cycle);
+        }
+        assert_eq!(
+            cycle_of_random_id(new_random_id(0x80_0001)),
+            1,
+            "modulo 2^23"
+        );
+    }
 
     #[test]
     fn session_names_are_masked_for_logs() {

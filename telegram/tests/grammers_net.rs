@@ -30,6 +30,7 @@ fn api() -> ApiCredentials {
 fn backend(timeout: Duration) -> GrammersTelegram {
     GrammersTelegram::new(TelegramConfig {
         call_timeout: timeout,
+        ..TelegramConfig::default()
     })
 }
 

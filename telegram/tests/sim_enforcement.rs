@@ -131,3 +131,40 @@ async fn slow_mode_binds_one_chat_only() {
     assert_eq!(j[1].violation, Some(Violation::SlowModeIgnored));
     assert_eq!(j[2].violation, None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_re_send_with_the_same_random_id_delivers_nothing_even_from_another_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker_a = sim_in(dir.path(), Scenario::default());
+    let worker_b = sim_in(dir.path(), Scenario::default());
+    let once = label("u1", 4);
+    let mut conn = connect(&worker_a, "resend.session").await;
+    let first = conn.send(&target("@group_one"), &post(), &once).await;
+    assert_eq!(first, Ok(herald_telegram::Delivery::New));
+    let again = conn.send(&target("@group_one"), &post(), &once).await;
+    assert_eq!(again, Ok(herald_telegram::Delivery::Duplicate));
+    conn.disconnect().await;
+    // A resumed cycle on another worker re-sends with the checkpointed id.
+    let mut conn = connect(&worker_b, "resend.session").await;
+    let resumed = conn.send(&target("@group_one"), &post(), &once).await;
+    assert_eq!(resumed, Ok(herald_telegram::Delivery::Duplicate));
+    let fresh = conn
+        .send(&target("@group_one"), &post(), &label("u1", 5))
+        .await;
+    assert_eq!(
+        fresh,
+        Ok(herald_telegram::Delivery::New),
+        "another id is another post"
+    );
+    let outcomes: Vec<_> = journal(dir.path()).into_iter().map(|e| e.outcome).collect();
+    use herald_telegram::sim::Outcome;
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Ok,
+            Outcome::Duplicate,
+            Outcome::Duplicate,
+            Outcome::Ok
+        ]
+    );
+}

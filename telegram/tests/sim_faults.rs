@@ -89,6 +89,7 @@ async fn same_seed_and_scenario_give_the_same_journal() {
         .iter()
         .map(|e| match &e.outcome {
             Outcome::Ok => "ok".to_owned(),
+            Outcome::Duplicate => "duplicate".to_owned(),
             Outcome::Error(err) => err.kind().to_owned(),
         })
         .collect();

@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use futures::FutureExt;
-use herald_data::{BotStatus, ExecutionMode, FlushTicket, Level, Plan, UserId, mask_session_name};
+use herald_data::{BotStatus, ExecutionMode, FlushTicket, Level, Plan, UserId};
 use herald_jobs::{Claim, Cycle, JobError, clock};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::checkpoint::GroupEntry;
+use crate::delivery::Checkpoints;
 use crate::holds::Holds;
 use crate::session_run::{SessionCtx, SessionJob, Tally};
 use crate::{Worker, plan};
@@ -177,7 +177,12 @@ async fn execute(
     let names: Vec<String> = live.iter().map(|(s, _)| s.clone()).collect();
     let pairs: HashMap<String, u32> = live.into_iter().collect();
 
-    let entries = match resume(worker, user, cycle_no).await {
+    let checkpoints = Checkpoints {
+        worker,
+        user,
+        cycle_no,
+    };
+    let entries = match checkpoints.resume().await {
         Ok(entries) => entries,
         Err(err) => {
             tracing::warn!(user.id = %user, error = %err, "cannot read the cycle's checkpoint; retrying later");
@@ -286,55 +291,4 @@ async fn stopped_now(worker: &Worker, user: &UserId) -> Ending {
         worker.inner.store.log(user, Level::Info, "Bot stopped");
     }
     Ending::Finished(None)
-}
-
-/// Reads the cycle's checkpoint. Deltas a dead worker counted but never flushed are counted
-/// again (once); a group whose send was in doubt is marked done without posting. Returns every
-/// group's entry (done ones are skipped; others carry their counted attempts on).
-async fn resume(
-    worker: &Worker,
-    user: &UserId,
-    cycle_no: u64,
-) -> Result<HashMap<String, GroupEntry>, herald_jobs::JobsError> {
-    let w = &worker.inner;
-    let me = w.store.process_id();
-    let mut entries = HashMap::new();
-    for (group, raw) in w.coord.checkpoint_get_all(user.as_str(), cycle_no).await? {
-        let Some(mut entry) = GroupEntry::decode(&raw) else {
-            continue;
-        };
-        let mut changed = false;
-        for attempt in &mut entry.attempts {
-            if attempt.0 != me && !w.store.is_flushed(&attempt.ticket()) {
-                let ticket = w
-                    .store
-                    .add_stats(user.as_str(), &attempt.2.delta(clock::now()));
-                (attempt.0, attempt.1) = (ticket.process, ticket.seq);
-                changed = true;
-            }
-        }
-        if entry.sending {
-            entry.sending = false;
-            entry.done = true;
-            changed = true;
-            w.store.log(
-                user,
-                Level::Warning,
-                &format!(
-                    "Outcome of the post to {group} from {} is unknown (its worker stopped mid-send); not posting it again this cycle",
-                    mask_session_name(&entry.session)
-                ),
-            );
-        }
-        if changed {
-            w.coord
-                .checkpoint_put(user.as_str(), cycle_no, &group, &entry.encode())
-                .await?;
-        }
-        entries.insert(group, entry);
-    }
-    if !entries.is_empty() {
-        tracing::warn!(user.id = %user, cycle = cycle_no, groups = entries.len(), "resuming a cycle another worker began");
-    }
-    Ok(entries)
 }

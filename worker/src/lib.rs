@@ -14,12 +14,14 @@
 //! - `cycle`: one cycle from claim to finish, including resuming a dead worker's.
 //! - `session_run`: one session's posts within a cycle.
 //! - [`plan`], [`outcome`]: pure decisions (groups, sessions, pacing; what an error means).
-//! - `checkpoint`, `holds`: per-group progress; leases renewed while alive.
+//! - `delivery`: exactly one post and one count per group per cycle (checkpoint, random id,
+//!   send, count, resume), read top to bottom.
+//! - `holds`: leases and permits renewed while alive.
 
-mod checkpoint;
 pub mod command;
 mod credentials;
 mod cycle;
+mod delivery;
 mod holds;
 pub mod outcome;
 pub mod plan;

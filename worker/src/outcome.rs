@@ -1,11 +1,10 @@
-//! What the worker does after one post attempt, decided from the Telegram class alone, and what
-//! the attempt adds to the tenant's counters. Pure: the cycle carries the decisions out.
+//! What the worker does after one post attempt, decided from the Telegram class alone. Pure: the
+//! cycle carries the decisions out. What an attempt adds to the counters is `delivery`'s rule.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use herald_data::StatsDelta;
-use herald_telegram::SendError;
+use herald_telegram::{Delivery, SendError};
 
 /// Policy knobs (from configuration).
 #[derive(Debug, Clone)]
@@ -14,6 +13,9 @@ pub struct OutcomePolicy {
     pub transient_retries: u32,
     /// Backoff before the first retry; doubled for each further one.
     pub transient_backoff: Duration,
+    /// Reconnects of one session run after its connection broke, before the run gives up
+    /// for this cycle (its remaining groups wait for the next one).
+    pub max_reconnects: u32,
     /// A flood wait up to this long is waited out inside the cycle; a longer one ends the
     /// session's part of the cycle.
     pub max_wait_in_cycle: Duration,
@@ -26,6 +28,7 @@ impl Default for OutcomePolicy {
         OutcomePolicy {
             transient_retries: 2,
             transient_backoff: Duration::from_secs(2),
+            max_reconnects: 3,
             max_wait_in_cycle: Duration::from_secs(120),
             peer_flood_park: Duration::from_secs(24 * 3600),
         }
@@ -41,6 +44,9 @@ pub enum Decision {
     Failed,
     /// Try the same group again after `after` (a transient failure with retries left).
     Retry { after: Duration },
+    /// The connection broke before the call went out: connect again, then try the same group
+    /// (nothing was sent, nothing is counted).
+    Reconnect,
     /// The account must wait; it posts nothing before `until`. `resume`: the wait is short
     /// enough to sit out inside this cycle (then the same group is tried again); otherwise the
     /// session's remaining groups are skipped this cycle.
@@ -60,7 +66,7 @@ impl OutcomePolicy {
     /// `retries_done`: how many times this group was already retried after a transient failure.
     pub fn decide(
         &self,
-        result: &Result<(), SendError>,
+        result: &Result<Delivery, SendError>,
         retries_done: u32,
         now: DateTime<Utc>,
     ) -> Decision {
@@ -91,32 +97,10 @@ impl OutcomePolicy {
             SendError::Transient if retries_done < self.transient_retries => Decision::Retry {
                 after: self.transient_backoff * 2u32.saturating_pow(retries_done),
             },
+            SendError::NotSent => Decision::Reconnect,
             SendError::Transient | SendError::Other { .. } => Decision::Failed,
         }
     }
-}
-
-/// What one attempt adds to the counters: every attempt is a post; a delivered one a success and
-/// a message sent; any other a failure; a flood wait also a flood wait.
-pub fn delta(result: &Result<(), SendError>, at: DateTime<Utc>) -> StatsDelta {
-    let mut delta = StatsDelta {
-        posts: 1,
-        last_activity: Some(at),
-        ..StatsDelta::default()
-    };
-    match result {
-        Ok(()) => {
-            delta.success = 1;
-            delta.messages_sent = 1;
-        }
-        Err(err) => {
-            delta.failures = 1;
-            if matches!(err, SendError::FloodWait { .. }) {
-                delta.flood_waits = 1;
-            }
-        }
-    }
-    delta
 }
 
 #[cfg(test)]
@@ -128,7 +112,13 @@ mod tests {
         let policy = OutcomePolicy::default();
         let now = Utc::now();
         let decide = |e: SendError, retries| policy.decide(&Err(e), retries, now);
-        assert_eq!(policy.decide(&Ok(()), 0, now), Decision::Posted);
+        assert_eq!(policy.decide(&Ok(Delivery::New), 0, now), Decision::Posted);
+        assert_eq!(
+            policy.decide(&Ok(Delivery::Duplicate), 0, now),
+            Decision::Posted,
+            "an earlier call delivered it"
+        );
+        assert_eq!(decide(SendError::NotSent, 5), Decision::Reconnect);
         assert_eq!(
             decide(SendError::FloodWait { secs: 30 }, 0),
             Decision::Pause {
@@ -200,27 +190,5 @@ mod tests {
             decide(SendError::Other { code: "X".into() }, 0),
             Decision::Failed
         );
-    }
-
-    #[test]
-    fn counters_count_every_attempt_once() {
-        let now = Utc::now();
-        let ok = delta(&Ok(()), now);
-        assert_eq!(
-            (ok.posts, ok.success, ok.messages_sent, ok.failures),
-            (1, 1, 1, 0)
-        );
-        let flood = delta(&Err(SendError::FloodWait { secs: 5 }), now);
-        assert_eq!(
-            (
-                flood.posts,
-                flood.failures,
-                flood.flood_waits,
-                flood.success
-            ),
-            (1, 1, 1, 0)
-        );
-        let slow = delta(&Err(SendError::SlowMode { secs: 5 }), now);
-        assert_eq!((slow.posts, slow.failures, slow.flood_waits), (1, 1, 0));
     }
 }

@@ -1,7 +1,10 @@
 //! One session's part of a cycle: take a per-user permit and the session's exclusive lease, wait
 //! out a flood wait still running, connect, post to each of its groups `delay` apart, act on each
-//! outcome, disconnect, give everything back. Each attempt is checkpointed before it goes out and
-//! again with its outcome and counter delta.
+//! outcome, disconnect, give everything back. A connection that breaks is replaced (a bounded
+//! number of times, with backoff) and the remaining groups go out on the new one. Each attempt
+//! goes through `delivery` (checkpoint before send, one random id per group, one count); an
+//! error on a step that guards a promise (a checkpoint, a flood-wait pause) stops the session
+//! for this cycle rather than going on without it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,15 +13,15 @@ use std::time::Duration;
 use herald_data::{BlockedGroup, Level, User, UserId, mask_session_name};
 use herald_jobs::clock;
 use herald_telegram::{
-    ApiCredentials, AttemptLabel, Connection, Post, SendError, SessionHandle, Target,
+    ApiCredentials, AttemptLabel, Connection, Delivery, Post, SendError, SessionHandle, Target,
 };
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::checkpoint::{CountedAttempt, GroupEntry};
 use crate::cycle::Tickets;
+use crate::delivery::{Checkpoints, GroupEntry};
 use crate::holds::{Hold, Holds};
-use crate::outcome::{self, Decision};
+use crate::outcome::Decision;
 use crate::{Worker, plan};
 
 /// What a cycle's session runs share.
@@ -61,6 +64,8 @@ enum Next {
     Group,
     /// The session posts nothing more this cycle.
     StopSession,
+    /// The connection broke before the call went out: connect again, then the same group.
+    Reconnect,
 }
 
 impl SessionCtx {
@@ -129,7 +134,12 @@ impl SessionCtx {
     ) -> Result<(), String> {
         let w = &self.worker.inner;
         let policy = &w.config.policy;
-        if let Ok(Some(until)) = w.coord.session_paused_until(&job.session).await {
+        let paused = w
+            .coord
+            .session_paused_until(&job.session)
+            .await
+            .map_err(|e| format!("cannot read its flood-wait state: {e}"))?;
+        if let Some(until) = paused {
             let wait = clock::until(until);
             if wait > policy.max_wait_in_cycle {
                 return Err(format!("flood wait until {}", until.format("%H:%M:%S")));
@@ -138,13 +148,14 @@ impl SessionCtx {
                 return Ok(());
             }
         }
-        let mut connection = self.connect(job).await?;
         let interval = plan::post_interval(
             &self.record,
             job.groups.len(),
             w.config.min_delay_between_posts,
         );
-        for (i, group) in job.groups.iter().enumerate() {
+        let mut connection = self.connect(job).await?;
+        let mut reconnects = 0;
+        'groups: for (i, group) in job.groups.iter().enumerate() {
             if i > 0 && !self.sleep(interval).await {
                 break;
             }
@@ -158,19 +169,43 @@ impl SessionCtx {
                     continue;
                 }
             };
-            match self
-                .post_group(
-                    connection.as_mut(),
-                    &job.session,
-                    masked,
-                    group,
-                    &target,
-                    tally,
-                )
-                .await
-            {
-                Next::Group => {}
-                Next::StopSession => break,
+            let mut entry = self.entries.get(group).cloned().unwrap_or_default();
+            entry.session = job.session.clone();
+            loop {
+                let next = self
+                    .post_group(
+                        connection.as_mut(),
+                        masked,
+                        group,
+                        &target,
+                        &mut entry,
+                        tally,
+                    )
+                    .await;
+                match next {
+                    Next::Group => break,
+                    Next::StopSession => break 'groups,
+                    Next::Reconnect => {
+                        // The broken one goes first: a second live connection on one key is
+                        // Telegram's AUTH_KEY_DUPLICATED.
+                        connection.disconnect().await;
+                        if reconnects == policy.max_reconnects {
+                            return Err(format!("the connection broke {} times", reconnects + 1));
+                        }
+                        reconnects += 1;
+                        self.log(
+                            Level::Warning,
+                            &format!("Connection of {masked} broke; connecting again"),
+                        );
+                        if !self.sleep(policy.transient_backoff * reconnects).await {
+                            return Ok(());
+                        }
+                        match self.connect(job).await {
+                            Ok(fresh) => connection = fresh,
+                            Err(why) => return Err(why),
+                        }
+                    }
+                }
             }
         }
         connection.disconnect().await;
@@ -221,21 +256,31 @@ impl SessionCtx {
         }
     }
 
+    fn checkpoints(&self) -> Checkpoints<'_> {
+        Checkpoints {
+            worker: &self.worker,
+            user: &self.user,
+            cycle_no: self.cycle_no,
+        }
+    }
+
+    /// One group: checkpoint, send, count, act on the decision; again after a retry or a wait.
     async fn post_group(
         &self,
         connection: &mut dyn Connection,
-        session: &str,
         masked: &str,
         group: &str,
         target: &Target,
+        entry: &mut GroupEntry,
         tally: &mut Tally,
     ) -> Next {
         let w = &self.worker.inner;
-        let mut entry = self.entries.get(group).cloned().unwrap_or_default();
-        entry.session = session.to_owned();
+        let session = entry.session.clone();
+        let checkpoints = self.checkpoints();
         let label = AttemptLabel {
             user_id: self.user.to_string(),
             cycle: self.cycle_no,
+            random_id: entry.random_id(self.cycle_no),
         };
         let mut retries = 0;
         loop {
@@ -243,28 +288,41 @@ impl SessionCtx {
                 return Next::StopSession;
             }
             entry.sending = true;
-            self.checkpoint(group, &entry).await;
+            if let Err(err) = checkpoints.put(group, entry).await {
+                return self.cannot_record(group, &err);
+            }
             let result = connection.send(target, &self.post, &label).await;
             let now = clock::now();
-            let delta = outcome::delta(&result, now);
-            let ticket = w.store.add_stats(self.user.as_str(), &delta);
-            self.tickets.note(&ticket);
-            entry.attempts.push(CountedAttempt::new(ticket, &delta));
-            entry.sending = false;
+            if let Some(ticket) = checkpoints.count(entry, &result) {
+                self.tickets.note(&ticket);
+            }
             let decision = w.config.policy.decide(&result, retries, now);
+            entry.sending = false;
+            entry.in_doubt = false;
             entry.done = !matches!(
                 decision,
-                Decision::Retry { .. } | Decision::Pause { resume: true, .. }
+                Decision::Retry { .. } | Decision::Pause { resume: true, .. } | Decision::Reconnect
             );
-            self.checkpoint(group, &entry).await;
+            if let Err(err) = checkpoints.put(group, entry).await {
+                return self.cannot_record(group, &err);
+            }
             let kind = result.as_ref().err().map_or("ok", SendError::kind);
             metrics::counter!("herald_posts_total", "outcome" => kind).increment(1);
             match decision {
                 Decision::Posted => {
                     tally.sent += 1;
-                    self.log(Level::Info, &format!("Posted to {group} from {masked}"));
+                    let note = if result == Ok(Delivery::Duplicate) {
+                        " (Telegram had it already)"
+                    } else {
+                        ""
+                    };
+                    self.log(
+                        Level::Info,
+                        &format!("Posted to {group} from {masked}{note}"),
+                    );
                     return Next::Group;
                 }
+                Decision::Reconnect => return Next::Reconnect,
                 Decision::Failed => {
                     tally.failed += 1;
                     self.log(
@@ -299,7 +357,13 @@ impl SessionCtx {
                 }
                 Decision::Pause { until, resume } => {
                     metrics::counter!("herald_flood_waits_total").increment(1);
-                    let _ = w.coord.pause_session(session, until).await;
+                    if let Err(err) = w.coord.pause_session(&session, until).await {
+                        // Without the pause another cycle or worker could call inside the wait.
+                        tracing::error!(user.id = %self.user, session = %masked, error = %err, "cannot record a flood wait");
+                        tally.failed += 1;
+                        self.log(Level::Error, &format!("Flood wait for {masked} could not be recorded: it posts nothing more this cycle"));
+                        return Next::StopSession;
+                    }
                     let secs = (until - now).num_seconds();
                     if !resume {
                         tally.failed += 1;
@@ -318,12 +382,12 @@ impl SessionCtx {
                 }
                 Decision::Quarantine { reason } => {
                     tally.failed += 1;
-                    self.quarantine(session, &reason).await;
+                    self.quarantine(&session, &reason).await;
                     return Next::StopSession;
                 }
                 Decision::Park { until } => {
                     tally.failed += 1;
-                    self.park(session, until).await;
+                    self.park(&session, until).await;
                     self.log(
                         Level::Warning,
                         &format!(
@@ -337,17 +401,14 @@ impl SessionCtx {
         }
     }
 
-    async fn checkpoint(&self, group: &str, entry: &GroupEntry) {
-        let w = &self.worker.inner;
-        if let Err(err) = w
-            .coord
-            .checkpoint_put(self.user.as_str(), self.cycle_no, group, &entry.encode())
-            .await
-        {
-            // Without a checkpoint a resumed cycle could post this group again; going on is
-            // still better than leaving the group unposted, and the log says what happened.
-            tracing::warn!(user.id = %self.user, group, error = %err, "cannot checkpoint a post");
-        }
+    /// A checkpoint could not be written: no send without it, so the session stops here.
+    fn cannot_record(&self, group: &str, err: &herald_jobs::JobsError) -> Next {
+        tracing::error!(user.id = %self.user, group, error = %err, "cannot checkpoint a post; the session stops for this cycle");
+        self.log(
+            Level::Error,
+            &format!("Progress of the post to {group} could not be recorded; this session posts nothing more this cycle"),
+        );
+        Next::StopSession
     }
 
     async fn block(&self, group: &str, reason: &str) {
@@ -416,9 +477,9 @@ impl SessionCtx {
     }
 }
 
-fn describe(result: &Result<(), SendError>) -> String {
+fn describe(result: &Result<Delivery, SendError>) -> String {
     match result {
-        Ok(()) => "ok".into(),
+        Ok(_) => "ok".into(),
         Err(err) => err.to_string(),
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! Owns the sender-pool task's lifetime and the per-connection cache of
 //! resolved peers. Must never let a call run unbounded (grammers has no
-//! timeout and a silent peer blocks its whole pool) and never keep using a
-//! pool after a call timed out on it.
+//! timeout and a silent peer blocks its whole pool), never keep using a pool
+//! after a call timed out on it (later calls are [`SendError::NotSent`]: nothing
+//! goes out, the caller reconnects), and never choose a random id itself: sends
+//! are raw `messages.sendMessage` / `forwardMessages` with the caller's id, so a
+//! re-send after a lost answer is Telegram's RANDOM_ID_DUPLICATE, not a second post.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use grammers_client::Client;
-use grammers_client::message::InputMessage;
 use grammers_client::tl;
 use grammers_mtsender::{ConnectionParams, InvocationError, SenderPool};
 use grammers_session::Session;
@@ -23,7 +25,9 @@ use tracing::Instrument;
 use super::errors::{ReturnFloodWaits, classify_invocation_error};
 use super::session::seed;
 use crate::error::classify_rpc;
-use crate::{ApiCredentials, AttemptLabel, Post, SendError, SessionHandle, Target, TelegramConfig};
+use crate::{
+    ApiCredentials, AttemptLabel, Delivery, Post, SendError, SessionHandle, Target, TelegramConfig,
+};
 
 /// Longest wait for the pool to close its sockets on disconnect.
 const QUIT_GRACE: Duration = Duration::from_secs(2);
@@ -49,7 +53,12 @@ impl GrammersConnection {
         api: ApiCredentials,
         config: &TelegramConfig,
     ) -> Result<Self, SendError> {
-        let seeded = seed(&handle.credentials)?;
+        let mut credentials = handle.credentials.clone();
+        if let Some(dc) = config.dc_override {
+            credentials.server_address = dc.ip().to_string();
+            credentials.port = dc.port();
+        }
+        let seeded = seed(&credentials)?;
         let session = Arc::new(MemorySession::from(seeded.data));
         let params = ConnectionParams {
             use_ipv6: seeded.use_ipv6,
@@ -97,7 +106,7 @@ impl GrammersConnection {
         call: impl Future<Output = Result<T, InvocationError>> + Send + 'static,
     ) -> Result<T, SendError> {
         if self.broken {
-            return Err(SendError::Transient);
+            return Err(SendError::NotSent);
         }
         let task = tokio::spawn(call);
         let abort = task.abort_handle();
@@ -191,15 +200,43 @@ impl GrammersConnection {
         Ok(found)
     }
 
-    async fn send_post(&mut self, target: &Target, post: &Post) -> Result<(), SendError> {
-        let destination = self.resolve(target).await?;
+    async fn send_post(
+        &mut self,
+        target: &Target,
+        post: &Post,
+        random_id: i64,
+    ) -> Result<Delivery, SendError> {
+        let destination: tl::enums::InputPeer = self.resolve(target).await?.into();
         let client = self.client.clone();
         match post {
             Post::Text(text) => {
                 // Telethon, the old backend's client, previews links by default.
-                let message = InputMessage::new().text(text.clone()).link_preview(true);
+                let request = tl::functions::messages::SendMessage {
+                    no_webpage: false,
+                    silent: false,
+                    background: false,
+                    clear_draft: false,
+                    noforwards: false,
+                    update_stickersets_order: false,
+                    invert_media: false,
+                    allow_paid_floodskip: false,
+                    peer: destination,
+                    reply_to: None,
+                    message: text.clone(),
+                    random_id,
+                    reply_markup: None,
+                    entities: None,
+                    schedule_date: None,
+                    schedule_repeat_period: None,
+                    send_as: None,
+                    quick_reply_shortcut: None,
+                    effect: None,
+                    allow_paid_stars: None,
+                    suggested_post: None,
+                    rich_message: None,
+                };
                 self.call("send_message", async move {
-                    delivered(client.send_message(destination, message).await.map(|_| ()))
+                    delivered(client.invoke(&request).await.map(|_| ()))
                 })
                 .await
             }
@@ -207,18 +244,37 @@ impl GrammersConnection {
                 channel,
                 message_id,
             } => {
-                let source = self
+                let source: tl::enums::InputPeer = self
                     .resolve_username(channel)
                     .await
-                    .map_err(source_problem)?;
-                let ids = [*message_id];
+                    .map_err(source_problem)?
+                    .into();
+                let request = tl::functions::messages::ForwardMessages {
+                    silent: false,
+                    background: false,
+                    with_my_score: false,
+                    drop_author: false,
+                    drop_media_captions: false,
+                    noforwards: false,
+                    allow_paid_floodskip: false,
+                    from_ephemeral: false,
+                    from_peer: source,
+                    id: vec![*message_id],
+                    random_id: vec![random_id],
+                    to_peer: destination,
+                    top_msg_id: None,
+                    reply_to: None,
+                    schedule_date: None,
+                    schedule_repeat_period: None,
+                    send_as: None,
+                    quick_reply_shortcut: None,
+                    effect: None,
+                    video_timestamp: None,
+                    allow_paid_stars: None,
+                    suggested_post: None,
+                };
                 self.call("forward_messages", async move {
-                    delivered(
-                        client
-                            .forward_messages(destination, &ids, source)
-                            .await
-                            .map(|_| ()),
-                    )
+                    delivered(client.invoke(&request).await.map(|_| ()))
                 })
                 .await
             }
@@ -230,7 +286,7 @@ impl GrammersConnection {
         target: &Target,
         post: &Post,
         label: &AttemptLabel,
-    ) -> Result<(), SendError> {
+    ) -> Result<Delivery, SendError> {
         let span = tracing::debug_span!(
             "telegram.send",
             session = %self.log_name,
@@ -239,7 +295,9 @@ impl GrammersConnection {
             target = %target,
             post_type = %post.post_type(),
         );
-        self.send_post(target, post).instrument(span).await
+        self.send_post(target, post, label.random_id)
+            .instrument(span)
+            .await
     }
 
     pub(crate) async fn is_authorized(&mut self) -> Result<bool, SendError> {
@@ -288,12 +346,13 @@ impl Drop for GrammersConnection {
 }
 
 /// Telegram answers RANDOM_ID_DUPLICATE when a retried request had already
-/// been delivered: that is a success, and reporting it as a failure would
-/// make the worker post again.
-fn delivered(result: Result<(), InvocationError>) -> Result<(), InvocationError> {
+/// been delivered: that is a delivery (an earlier one's), and reporting it as a
+/// failure would make the worker post again.
+fn delivered(result: Result<(), InvocationError>) -> Result<Delivery, InvocationError> {
     match result {
-        Err(e) if e.is("RANDOM_ID_DUPLICATE") => Ok(()),
-        other => other,
+        Ok(()) => Ok(Delivery::New),
+        Err(e) if e.is("RANDOM_ID_DUPLICATE") => Ok(Delivery::Duplicate),
+        Err(e) => Err(e),
     }
 }
 
@@ -321,7 +380,8 @@ mod tests {
             error_code: 400,
             error_message: "RANDOM_ID_DUPLICATE".into(),
         }));
-        assert!(delivered(Err(dup)).is_ok());
+        assert_eq!(delivered(Err(dup)).ok(), Some(Delivery::Duplicate));
+        assert_eq!(delivered(Ok(())).ok(), Some(Delivery::New));
         assert!(delivered(Err(InvocationError::InvalidDc)).is_err());
     }
 

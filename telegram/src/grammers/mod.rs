@@ -21,8 +21,8 @@ use async_trait::async_trait;
 pub use errors::{ReturnFloodWaits, classify_invocation_error};
 
 use crate::{
-    ApiCredentials, AttemptLabel, Connection, Post, SendError, SessionHandle, Target, Telegram,
-    TelegramConfig,
+    ApiCredentials, AttemptLabel, Connection, Delivery, Post, SendError, SessionHandle, Target,
+    Telegram, TelegramConfig,
 };
 
 /// [`Telegram`] over grammers. Cheap to clone; holds no connection itself.
@@ -59,7 +59,7 @@ impl Connection for GrammersConn {
         target: &Target,
         post: &Post,
         label: &AttemptLabel,
-    ) -> Result<(), SendError> {
+    ) -> Result<Delivery, SendError> {
         self.0.send(target, post, label).await
     }
 

@@ -1,9 +1,12 @@
 //! One simulated connection: decides each attempt's outcome, waits its latency,
 //! remembers what the account was told, journals the attempt.
 //!
-//! Owns the order of judgement: a dead session, then what the account was
+//! Owns the order of judgement: a dead session, then a random id it already
+//! delivered (RANDOM_ID_DUPLICATE, nothing delivered), then what the account was
 //! already told (flood wait, peer flood, forbidden chat, slow mode) and the
-//! scenario's fixed chat errors, then one random draw. Must never change
+//! scenario's fixed chat errors, then one random draw. The judgement is the
+//! world's, whichever door the attempt came through (the trait-level simulator or
+//! the test DC's wire). Must never change
 //! shared state it does not own: it writes its session's state file only
 //! while holding that session's lock.
 
@@ -17,9 +20,11 @@ use super::draw::Draws;
 use super::journal::{JournalEntry, Outcome, Violation};
 use super::scenario::{Faults, Latency};
 use super::state::SessionState;
-use crate::{AttemptLabel, Post, SendError, Target};
+use crate::{AttemptLabel, Delivery, Post, SendError, Target};
 
-pub(crate) struct SimConnection {
+/// One session's live connection to the simulated world: the one connection its
+/// key has (a second is AUTH_KEY_DUPLICATED).
+pub struct SimConnection {
     pub(crate) inner: Arc<SimInner>,
     pub(crate) name: String,
     pub(crate) log_name: String,
@@ -33,8 +38,16 @@ pub(crate) struct SimConnection {
 struct Plan {
     latency: Duration,
     hang: bool,
-    result: Result<(), SendError>,
+    result: Result<Delivery, SendError>,
     violation: Option<Violation>,
+}
+
+impl std::fmt::Debug for SimConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConnection")
+            .field("session", &self.log_name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SimConnection {
@@ -53,7 +66,7 @@ impl SimConnection {
         }
     }
 
-    fn plan(&mut self, target: &Target, draws: &mut Draws, now_ms: i64) -> Plan {
+    fn plan(&mut self, target: &Target, random_id: i64, draws: &mut Draws, now_ms: i64) -> Plan {
         let latency = Duration::from_millis(match self.faults.latency {
             Latency::Fixed(ms) => ms,
             Latency::Uniform { min, max } => draws.between(min, max),
@@ -70,6 +83,14 @@ impl SimConnection {
             self.mark_dead(&code);
             let repeated = self.state.dead_told.then_some(Violation::DeadSessionUsed);
             return fail(SendError::SessionDead { code }, repeated);
+        }
+        if self.state.recent_random_ids.contains(&random_id) {
+            return Plan {
+                latency,
+                hang: false,
+                result: Ok(Delivery::Duplicate),
+                violation: None,
+            };
         }
         if let Some(until) = self.state.flood_until_ms.filter(|until| *until > now_ms) {
             let secs = remaining_secs(until, now_ms);
@@ -137,17 +158,25 @@ impl SimConnection {
         Plan {
             latency,
             hang: false,
-            result: Ok(()),
+            result: Ok(Delivery::New),
             violation: None,
         }
     }
 
     /// Records what the account was told, at the moment Telegram answered.
-    fn remember(&mut self, target: &Target, result: &Result<(), SendError>, ended: DateTime<Utc>) {
+    fn remember(
+        &mut self,
+        target: &Target,
+        random_id: i64,
+        result: &Result<Delivery, SendError>,
+        ended: DateTime<Utc>,
+    ) {
         let end_ms = ended.timestamp_millis();
         match result {
-            Ok(()) => {
+            Ok(Delivery::Duplicate) => {}
+            Ok(Delivery::New) => {
                 self.state.posts += 1;
+                self.state.remember_random_id(random_id);
                 if let Some(code) = self.death() {
                     // Dies now; its next call learns it, as with Telegram.
                     self.mark_dead(&code);
@@ -177,12 +206,13 @@ impl SimConnection {
         }
     }
 
-    pub(crate) async fn send(
+    /// Judges one attempt, waits its latency and journals it.
+    pub async fn send(
         &mut self,
         target: &Target,
         post: &Post,
         label: &AttemptLabel,
-    ) -> Result<(), SendError> {
+    ) -> Result<Delivery, SendError> {
         let started = self.inner.clock.now();
         self.state.attempts += 1;
         let attempt = self.state.attempts;
@@ -190,7 +220,12 @@ impl SimConnection {
         // moves the draws on, as a request that reached Telegram would.
         self.save();
         let mut draws = Draws::new(self.inner.scenario.seed, &self.name, &target.key(), attempt);
-        let plan = self.plan(target, &mut draws, started.timestamp_millis());
+        let plan = self.plan(
+            target,
+            label.random_id,
+            &mut draws,
+            started.timestamp_millis(),
+        );
         let mut guard = JournalGuard {
             inner: Arc::clone(&self.inner),
             finished: false,
@@ -199,6 +234,7 @@ impl SimConnection {
                 user_id: label.user_id.clone(),
                 cycle: label.cycle,
                 target: target.to_string(),
+                random_id: label.random_id,
                 attempt,
                 started_at: started,
                 ended_at: started,
@@ -222,7 +258,7 @@ impl SimConnection {
         };
         let ended = self.inner.clock.now();
         if answered {
-            self.remember(target, &result, ended);
+            self.remember(target, label.random_id, &result, ended);
         }
         self.save();
         guard.finish(ended, &result);
@@ -230,7 +266,8 @@ impl SimConnection {
         result
     }
 
-    pub(crate) fn is_authorized(&mut self) -> Result<bool, SendError> {
+    /// `updates.getState`: signed in unless dead.
+    pub fn is_authorized(&mut self) -> Result<bool, SendError> {
         match self.death() {
             Some(code) => {
                 self.mark_dead(&code);
@@ -255,12 +292,13 @@ struct JournalGuard {
 }
 
 impl JournalGuard {
-    fn finish(&mut self, ended: DateTime<Utc>, result: &Result<(), SendError>) {
+    fn finish(&mut self, ended: DateTime<Utc>, result: &Result<Delivery, SendError>) {
         self.finished = true;
         if let Some(entry) = self.entry.as_mut() {
             entry.ended_at = ended;
             entry.outcome = match result {
-                Ok(()) => Outcome::Ok,
+                Ok(Delivery::New) => Outcome::Ok,
+                Ok(Delivery::Duplicate) => Outcome::Duplicate,
                 Err(e) => Outcome::Error(e.clone()),
             };
         }

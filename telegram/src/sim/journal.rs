@@ -29,6 +29,9 @@ pub struct JournalEntry {
     pub cycle: u64,
     /// The target's canonical text (`-100…` or `@name`).
     pub target: String,
+    /// The send's random id (0 in journals written before it was recorded).
+    #[serde(default)]
+    pub random_id: i64,
     /// The session's attempt number, counted across processes.
     pub attempt: u64,
     #[serde(with = "micros")]
@@ -43,15 +46,18 @@ pub struct JournalEntry {
     pub post: Option<Post>,
 }
 
-/// `"ok"` or `{"error": <SendError>}`.
+/// `"ok"` (delivered), `"duplicate"` (a re-sent random id: nothing delivered) or
+/// `{"error": <SendError>}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Ok,
+    Duplicate,
     Error(SendError),
 }
 
 impl Outcome {
+    /// Delivered by this attempt.
     pub fn is_ok(&self) -> bool {
         matches!(self, Self::Ok)
     }
@@ -175,6 +181,7 @@ mod tests {
             user_id: "u1".into(),
             cycle: n,
             target: "@group_one".into(),
+            random_id: 7,
             attempt: n,
             started_at: at,
             ended_at: at,

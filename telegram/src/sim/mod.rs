@@ -1,7 +1,10 @@
-//! A simulated Telegram (`HERALD_TELEGRAM=sim`), deterministic from a seed.
+//! A simulated Telegram world, deterministic from a seed, and its trait-level door
+//! (`HERALD_TELEGRAM=sim`).
 //!
-//! Owns a [`Telegram`] that behaves like Telegram where abuse is concerned and
-//! fails as a [`Scenario`] says, plus the [`Journal`] tests judge runs by. It
+//! Owns the [`World`] (behaves like Telegram where abuse is concerned and fails as a
+//! [`Scenario`] says, plus the [`Journal`] tests judge runs by) and [`SimTelegram`], the
+//! [`Telegram`] that opens it at the trait seam. Herald's test DC opens the same world at
+//! the wire, so a grammers run is judged exactly as a simulated one. It
 //! never sends anything anywhere and no test or document may claim it reached
 //! Telegram.
 //!
@@ -11,6 +14,8 @@
 //! - A session connected twice at once (threads or processes) is killed:
 //!   the second connect fails with `SessionDead{AUTH_KEY_DUPLICATED}`, so does
 //!   every later call of the first, and the session stays dead for good.
+//! - A post with a random id the session delivered lately is answered as a
+//!   duplicate (RANDOM_ID_DUPLICATE): nothing is delivered, the journal says so.
 //! - A call inside a flood wait the account was told about fails again with
 //!   the remaining wait and is journaled with a violation; likewise slow mode
 //!   per chat, calls after PEER_FLOOD, posts to a chat the account was told is
@@ -42,12 +47,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use connection::SimConnection;
 pub use journal::{Journal, JournalEntry, Outcome, Violation};
 pub use scenario::Scenario;
 
 use crate::{
-    ApiCredentials, AttemptLabel, Connection, Post, SendError, SessionHandle, Target, Telegram,
-    TelegramConfig, TelegramError,
+    ApiCredentials, AttemptLabel, Connection, Delivery, Post, SendError, SessionHandle, Target,
+    Telegram, TelegramConfig, TelegramError,
 };
 
 /// The error name Telegram kills a session with when it is used twice at once.
@@ -61,15 +67,17 @@ pub(crate) struct SimInner {
     pub(crate) clock: draw::SimClock,
 }
 
-/// The simulated [`Telegram`]. Cheap to clone; clones share everything.
+/// The simulated world: accounts, chats, what each account was told, and the journal. One
+/// world, two doors: [`SimTelegram`] opens it at the trait seam, Herald's test DC at the wire
+/// (MTProto over TCP); both judge every attempt here. Cheap to clone; clones share everything.
 #[derive(Clone)]
-pub struct SimTelegram {
+pub struct World {
     inner: Arc<SimInner>,
 }
 
-impl std::fmt::Debug for SimTelegram {
+impl std::fmt::Debug for World {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimTelegram")
+        f.debug_struct("World")
             .field("seed", &self.inner.scenario.seed)
             .field("state_dir", &self.inner.state.root())
             .field("journal", &self.inner.journal.as_ref().map(Journal::path))
@@ -77,11 +85,89 @@ impl std::fmt::Debug for SimTelegram {
     }
 }
 
-impl SimTelegram {
-    /// A simulator with the default [`TelegramConfig`].
+impl World {
+    /// A world as `scenario` describes it, with a given config (call timeout).
     ///
     /// State is kept in `shared_state_dir`, else in `<journal>.state/` beside
     /// the journal, else in memory (one process only).
+    pub fn new(
+        scenario: Scenario,
+        journal: Option<Journal>,
+        shared_state_dir: Option<PathBuf>,
+        config: TelegramConfig,
+    ) -> Result<Self, TelegramError> {
+        scenario.validate()?;
+        let dir =
+            shared_state_dir.or_else(|| journal.as_ref().map(|j| default_state_dir(j.path())));
+        Ok(Self {
+            inner: Arc::new(SimInner {
+                scenario,
+                journal,
+                state: state::StateDir::open(dir)?,
+                config,
+                clock: draw::SimClock::new(),
+            }),
+        })
+    }
+
+    /// Opens `session`'s one live connection. A dead session fails with its code; a session
+    /// already connected (here or in another process sharing the state) is killed:
+    /// `AUTH_KEY_DUPLICATED`, for this connect and for good.
+    pub fn connect(&self, session: &str) -> Result<SimConnection, SendError> {
+        let log_name = crate::mask_session_name(session);
+        if let Some(code) = self.inner.state.dead_code(session) {
+            return Err(SendError::SessionDead { code });
+        }
+        let lock = match self.inner.state.try_lock(session) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                tracing::warn!(session = %log_name, "simulated Telegram: session used from two connections; killing it");
+                if let Err(e) = self.inner.state.mark_dead(session, DUPLICATED) {
+                    tracing::warn!(session = %log_name, error = %e, "simulator could not record a dead session");
+                }
+                return Err(SendError::SessionDead {
+                    code: DUPLICATED.into(),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(session = %log_name, error = %e, "simulator could not take a session lock");
+                return Err(SendError::Transient);
+            }
+        };
+        Ok(SimConnection {
+            inner: Arc::clone(&self.inner),
+            name: session.to_owned(),
+            log_name,
+            _lock: lock,
+            state: self.inner.state.load(session),
+            faults: self.inner.scenario.faults_for(session),
+        })
+    }
+
+    /// Whether the chat exists (the scenario's missing targets do not).
+    pub fn chat_exists(&self, target: &Target) -> bool {
+        !self.inner.scenario.missing_targets.contains(target)
+    }
+
+    /// The directory holding the shared state.
+    pub fn state_dir(&self) -> &Path {
+        self.inner.state.root()
+    }
+
+    /// The error name that killed `session`, if the world holds it dead.
+    pub fn dead_code(&self, session: &str) -> Option<String> {
+        self.inner.state.dead_code(session)
+    }
+}
+
+/// The simulated [`Telegram`]: the [`World`]'s trait-level door. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SimTelegram {
+    world: World,
+}
+
+impl SimTelegram {
+    /// A simulator with the default [`TelegramConfig`].
     pub fn new(
         scenario: Scenario,
         journal: Option<Journal>,
@@ -102,28 +188,24 @@ impl SimTelegram {
         shared_state_dir: Option<PathBuf>,
         config: TelegramConfig,
     ) -> Result<Self, TelegramError> {
-        scenario.validate()?;
-        let dir =
-            shared_state_dir.or_else(|| journal.as_ref().map(|j| default_state_dir(j.path())));
         Ok(Self {
-            inner: Arc::new(SimInner {
-                scenario,
-                journal,
-                state: state::StateDir::open(dir)?,
-                config,
-                clock: draw::SimClock::new(),
-            }),
+            world: World::new(scenario, journal, shared_state_dir, config)?,
         })
+    }
+
+    /// The world behind this door.
+    pub fn world(&self) -> &World {
+        &self.world
     }
 
     /// The directory holding the shared state.
     pub fn state_dir(&self) -> &Path {
-        self.inner.state.root()
+        self.world.state_dir()
     }
 
     /// The error name that killed `session`, if the simulator holds it dead.
     pub fn dead_code(&self, session: &str) -> Option<String> {
-        self.inner.state.dead_code(session)
+        self.world.dead_code(session)
     }
 }
 
@@ -143,40 +225,11 @@ impl Telegram for SimTelegram {
         session: SessionHandle,
         _api: ApiCredentials,
     ) -> Result<Box<dyn Connection>, SendError> {
-        let log_name = session.log_name();
-        if let Some(code) = self.inner.state.dead_code(&session.name) {
-            return Err(SendError::SessionDead { code });
-        }
-        let lock = match self.inner.state.try_lock(&session.name) {
-            Ok(Some(lock)) => lock,
-            Ok(None) => {
-                tracing::warn!(session = %log_name, "simulated Telegram: session used from two connections; killing it");
-                if let Err(e) = self.inner.state.mark_dead(&session.name, DUPLICATED) {
-                    tracing::warn!(session = %log_name, error = %e, "simulator could not record a dead session");
-                }
-                return Err(SendError::SessionDead {
-                    code: DUPLICATED.into(),
-                });
-            }
-            Err(e) => {
-                tracing::warn!(session = %log_name, error = %e, "simulator could not take a session lock");
-                return Err(SendError::Transient);
-            }
-        };
-        let faults = self.inner.scenario.faults_for(&session.name);
-        let state = self.inner.state.load(&session.name);
-        Ok(Box::new(SimConn(connection::SimConnection {
-            inner: Arc::clone(&self.inner),
-            name: session.name,
-            log_name,
-            _lock: lock,
-            state,
-            faults,
-        })))
+        Ok(Box::new(SimConn(self.world.connect(&session.name)?)))
     }
 }
 
-struct SimConn(connection::SimConnection);
+struct SimConn(SimConnection);
 
 #[async_trait]
 impl Connection for SimConn {
@@ -185,7 +238,7 @@ impl Connection for SimConn {
         target: &Target,
         post: &Post,
         label: &AttemptLabel,
-    ) -> Result<(), SendError> {
+    ) -> Result<Delivery, SendError> {
         self.0.send(target, post, label).await
     }
 

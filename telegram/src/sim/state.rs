@@ -38,6 +38,22 @@ pub(crate) struct SessionState {
     pub(crate) peer_flooded: bool,
     /// Told the session is dead.
     pub(crate) dead_told: bool,
+    /// Random ids of the last accepted posts, newest last: a re-send with one of them is
+    /// answered RANDOM_ID_DUPLICATE and delivers nothing. Telegram's horizon is undocumented;
+    /// a re-send follows its original within one call, so a few suffice.
+    pub(crate) recent_random_ids: Vec<i64>,
+}
+
+/// How many random ids a session remembers.
+pub(crate) const RANDOM_ID_MEMORY: usize = 32;
+
+impl SessionState {
+    pub(crate) fn remember_random_id(&mut self, id: i64) {
+        if self.recent_random_ids.len() == RANDOM_ID_MEMORY {
+            self.recent_random_ids.remove(0);
+        }
+        self.recent_random_ids.push(id);
+    }
 }
 
 /// The shared state directory, or memory when the simulator is alone.

@@ -34,6 +34,7 @@ pub fn label(user: &str, cycle: u64) -> AttemptLabel {
     AttemptLabel {
         user_id: user.into(),
         cycle,
+        random_id: herald_telegram::new_random_id(cycle),
     }
 }
 
@@ -66,6 +67,7 @@ pub fn sim_with_timeout(
         None,
         TelegramConfig {
             call_timeout: timeout,
+            ..TelegramConfig::default()
         },
     )
     .expect("simulator")
@@ -75,8 +77,11 @@ pub async fn connect(sim: &SimTelegram, name: &str) -> Box<dyn Connection> {
     sim.connect(session(name), api()).await.expect("connect")
 }
 
+/// One send with a fresh random id; `Ok(())` once delivered.
 pub async fn send(conn: &mut Box<dyn Connection>, to: &str) -> Result<(), SendError> {
-    conn.send(&target(to), &post(), &label("u1", 1)).await
+    conn.send(&target(to), &post(), &label("u1", 1))
+        .await
+        .map(|_| ())
 }
 
 pub fn journal(dir: &Path) -> Vec<JournalEntry> {
