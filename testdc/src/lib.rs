@@ -18,7 +18,11 @@
 //!   server msg_ids and seq_nos; `salts`; `crypto`: the server side of MTProto 2.0.
 //! - [`keys`]: [`KeyStore`]; [`chats`]: channel ids and access hashes; [`faults`].
 
+mod crypto;
+mod envelope;
 mod error;
+mod outbox;
+mod salts;
 pub mod world;
 
 pub use error::TestDcError;
