@@ -18,12 +18,15 @@
 //!   server msg_ids and seq_nos; `salts`; `crypto`: the server side of MTProto 2.0.
 //! - [`keys`]: [`KeyStore`]; [`chats`]: channel ids and access hashes; [`faults`].
 
+pub mod chats;
 mod crypto;
 mod envelope;
 mod error;
+pub mod keys;
 mod outbox;
 mod salts;
 pub mod world;
 
 pub use error::TestDcError;
+pub use keys::KeyStore;
 pub use world::{RpcRefusal, WireContent, WirePost, World, WorldSession};
