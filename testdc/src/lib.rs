@@ -11,22 +11,35 @@
 //! # Layout
 //! - [`world`]: the seam to the behaviour model ([`World`], [`WorldSession`]).
 //! - [`scripted`]: a small table-driven [`World`] for tests.
-//! - `server`: [`TestDc`], [`serve`], [`RunningDc`]; `conn`: one connection's task.
+//! - `server`: [`TestDc`], [`serve`], [`RunningDc`]; `conn`: one connection's task;
+//!   `packet`: one inbound packet (keys, salts, sessions, service messages).
 //! - `dispatch`: API calls answered from memory or through the world; `calls`: which
 //!   call a message is; `answers`, `sent`: the TL objects answered with.
 //! - `envelope`: the hand-written message/container/rpc_result/gzip layer; `outbox`:
 //!   server msg_ids and seq_nos; `salts`; `crypto`: the server side of MTProto 2.0.
 //! - [`keys`]: [`KeyStore`]; [`chats`]: channel ids and access hashes; [`faults`].
 
+mod answers;
+mod calls;
 pub mod chats;
+mod conn;
 mod crypto;
+mod dispatch;
 mod envelope;
 mod error;
+pub mod faults;
 pub mod keys;
 mod outbox;
+mod packet;
 mod salts;
+mod sent;
+mod server;
+mod shared;
 pub mod world;
 
 pub use error::TestDcError;
+pub use faults::{Deliveries, Faults, Silence};
 pub use keys::KeyStore;
+pub use server::{RunningDc, TestDc, serve};
+pub use shared::DcStats;
 pub use world::{RpcRefusal, WireContent, WirePost, World, WorldSession};
