@@ -32,6 +32,7 @@ pub mod keys;
 mod outbox;
 mod packet;
 mod salts;
+pub mod scripted;
 mod sent;
 mod server;
 mod shared;
