@@ -4,8 +4,9 @@
 //! `std` locks held for a few instructions, never across an `.await`. Must never hold
 //! per-connection state: that lives in the connection's task.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::chats::ChatRegistry;
 use crate::salts::Salts;
@@ -63,6 +64,9 @@ pub struct DcStats {
     pub malformed_packets: u64,
     /// API calls received (service messages not counted).
     pub calls: u64,
+    /// The same, by TL name of the innermost call (`help.getConfig` for grammers'
+    /// `invokeWithLayer(initConnection(help.getConfig))`).
+    pub calls_by_name: BTreeMap<&'static str, u64>,
     /// Calls refused as not supported by the DC.
     pub unsupported_calls: u64,
     /// Posts the world accepted.
@@ -83,6 +87,7 @@ pub(crate) struct Counters {
     pub(crate) key_exchanges_refused: AtomicU64,
     pub(crate) malformed_packets: AtomicU64,
     pub(crate) calls: AtomicU64,
+    pub(crate) calls_by_name: Mutex<BTreeMap<&'static str, u64>>,
     pub(crate) unsupported_calls: AtomicU64,
     pub(crate) deliveries: AtomicU64,
     pub(crate) dropped_after_delivery: AtomicU64,
@@ -96,6 +101,13 @@ pub(crate) fn bump(counter: &AtomicU64) -> u64 {
 }
 
 impl Counters {
+    pub(crate) fn count_call(&self, name: &'static str) {
+        bump(&self.calls);
+        if let Ok(mut by_name) = self.calls_by_name.lock() {
+            *by_name.entry(name).or_insert(0) += 1;
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> DcStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         DcStats {
@@ -105,6 +117,11 @@ impl Counters {
             key_exchanges_refused: get(&self.key_exchanges_refused),
             malformed_packets: get(&self.malformed_packets),
             calls: get(&self.calls),
+            calls_by_name: self
+                .calls_by_name
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
             unsupported_calls: get(&self.unsupported_calls),
             deliveries: get(&self.deliveries),
             dropped_after_delivery: get(&self.dropped_after_delivery),

@@ -67,6 +67,13 @@ async fn a_link_post_is_resolved_and_forwarded() {
     )
     .await
     .expect("forwarded");
+    // What a link post costs on the wire: one connection setup, two resolves, one forward.
+    let calls = h.dc.stats().calls_by_name;
+    let count = |name: &str| calls.get(name).copied().unwrap_or(0);
+    assert_eq!(count("help.getConfig"), 1, "{calls:?}");
+    assert_eq!(count("updates.getState"), 1, "{calls:?}");
+    assert_eq!(count("contacts.resolveUsername"), 2, "{calls:?}");
+    assert_eq!(count("messages.forwardMessages"), 1, "{calls:?}");
     let deliveries = h.world.deliveries();
     assert_eq!(deliveries.len(), 1);
     assert_eq!(

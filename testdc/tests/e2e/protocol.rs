@@ -132,10 +132,7 @@ async fn numbering_salts_sessions_and_containers() {
             Some((req, e.error_code, e.error_message))
         })
         .collect();
-    let unsupported = format!(
-        "METHOD_NOT_SUPPORTED_BY_TESTDC_{:08X}",
-        tl::functions::users::GetUsers::CONSTRUCTOR_ID
-    );
+    let unsupported = "METHOD_NOT_SUPPORTED_BY_TESTDC_USERS_GETUSERS".to_owned();
     assert_eq!(
         errors,
         [
