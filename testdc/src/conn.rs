@@ -2,8 +2,9 @@
 //!
 //! Owns the connection's state (the Full transport's counters, which key it speaks
 //! for, its sessions and numbering, the calls still running in the world), its select
-//! loop, writing packets, and the order of teardown (world calls aborted and the world session dropped before the
-//! socket closes, so a client that reconnects at once finds the world already told).
+//! loop, writing packets, and the order of teardown: world calls aborted and the world
+//! session dropped before the socket closes, so a client that reconnects at once finds
+//! the world already told.
 //! Must never let one connection's failure reach another: a malformed packet closes
 //! this connection only, and nothing here panics on client input.
 

@@ -55,7 +55,9 @@ pub trait WorldSession: Send {
 /// One message a client asked to post.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WirePost {
-    /// The chat the client meant, mapped back from the peer in the request.
+    /// The chat the client meant, mapped back from the `inputPeerChannel` in the
+    /// request (see [`crate::chats`]). An `@name` carries the spelling the DC first
+    /// resolved it with, so compare chats by [`Target::key`], which ignores case.
     pub target: Target,
     /// The client's `random_id` for this message (Telegram's dedup key).
     pub random_id: i64,
