@@ -60,11 +60,26 @@ pub async fn start(
         );
         async move { engine::run_worker(&config, &store, coord, queue, shutdown).await }
     });
-    // Serve only once the scheduler has led: bots started before that would be stopped by the
-    // restart rule when it first leads.
-    for _ in 0..100 {
-        if coord.epoch().await.ok().flatten().is_some() {
-            break;
+    // Serve only once a scheduler has led: bots started before that would be stopped by the
+    // restart rule when it first leads. Another process's scheduler may hold the lead (a shared
+    // Redis); it lapses within the lease, so the wait is bounded by it.
+    let limit = config.lease_ttl * 2 + std::time::Duration::from_secs(5);
+    let waited = std::time::Instant::now();
+    let mut said = false;
+    while coord.epoch().await.ok().flatten().is_none() {
+        if waited.elapsed() > limit {
+            shutdown.cancel();
+            anyhow::bail!(
+                "the scheduler did not take the lead within {} s (is another scheduler holding it, or Redis refusing writes?); not serving",
+                limit.as_secs()
+            );
+        }
+        if !said && waited.elapsed() > std::time::Duration::from_secs(2) {
+            said = true;
+            tracing::warn!(
+                limit_secs = limit.as_secs(),
+                "waiting for the scheduler to lead before serving requests"
+            );
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

@@ -116,7 +116,8 @@ fn stamp(meta: &Metadata) -> Stamp {
     )
 }
 
-fn parse(text: &str) -> Vec<String> {
+/// The groups of a plan group file's text: one per line, blank lines and `#` comments skipped.
+pub fn parse(text: &str) -> Vec<String> {
     text.lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))

@@ -1,7 +1,10 @@
 //! `herald all [--demo]`: API, scheduler and worker in one process. The queue and coordination
-//! are in-process unless `HERALD_REDIS_URL` is set. `--demo` adds a simulated Telegram, a data
-//! directory of its own (a temporary one unless `HERALD_DATA_DIR` is set) with a demo pool and
-//! demo plan groups, a random JWT secret when none is set, and prints how to try it.
+//! are in-process unless `HERALD_REDIS_URL` is set. `--demo` adds an in-process test DC (posts go
+//! through the grammers client over MTProto on loopback; `HERALD_TELEGRAM=sim` picks the
+//! trait-level simulator instead), a data directory of its own (a temporary one unless
+//! `HERALD_DATA_DIR` is set; never one that holds a deployment) with a demo pool of Telethon
+//! sessions whose keys the test DC holds and demo plan groups, a random JWT secret when none is
+//! set, and prints how to try it.
 
 use std::io::Write;
 
@@ -32,10 +35,16 @@ pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::R
     } else {
         None
     };
+    let mut dc = None;
     if args.demo {
         let store = engine::open_store(&config)?;
         seed_demo(&store, &config).await?;
         store.shutdown()?;
+        if config.telegram == TelegramBackend::Grammers && config.telegram_dc.is_none() {
+            let running = super::testdc::start(&config, ([127, 0, 0, 1], 0).into()).await?;
+            config.telegram_dc = Some(running.addr());
+            dc = Some(running);
+        }
     }
     let listener = api::bind(&config).await?;
     let address = listener.local_addr()?;
@@ -44,12 +53,23 @@ pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::R
         print_demo(&config, address)?;
     }
     running.stopped().await;
-    running.stop().await
+    let stopped = running.stop().await;
+    if let Some(dc) = dc {
+        dc.stop().await;
+    }
+    stopped
 }
 
-/// Demo defaults: simulated Telegram, a temporary data directory, a random secret.
+/// Marks a data directory the demo made, so that a second demo run may use it again.
+const DEMO_MARKER: &str = ".herald-demo";
+
+/// Demo defaults: a temporary data directory (or an empty or earlier demo's one), a random
+/// secret. A directory holding a deployment is refused: demo plan groups would override every
+/// tenant's own groups.
 fn demo_config(config: &mut Config) -> anyhow::Result<Option<tempfile::TempDir>> {
-    config.telegram = TelegramBackend::Sim;
+    if !config.telegram_given {
+        config.telegram = TelegramBackend::Grammers;
+    }
     if config.jwt_secret.is_none() {
         let secret: String = (0..48)
             .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
@@ -57,6 +77,7 @@ fn demo_config(config: &mut Config) -> anyhow::Result<Option<tempfile::TempDir>>
         config.jwt_secret = Some(SecretString::from(secret));
     }
     if config.data_dir_given {
+        refuse_a_deployment(&config.data_dir)?;
         return Ok(None);
     }
     let dir = tempfile::Builder::new()
@@ -67,8 +88,38 @@ fn demo_config(config: &mut Config) -> anyhow::Result<Option<tempfile::TempDir>>
     Ok(Some(dir))
 }
 
-/// A pool of simulated sessions, API pairs and plan groups, unless the directory has a pool.
+/// Fails when `root` holds Herald's (or the old backend's) state and is not an earlier demo's.
+fn refuse_a_deployment(root: &std::path::Path) -> anyhow::Result<()> {
+    if root.join(DEMO_MARKER).exists() {
+        return Ok(());
+    }
+    let users = root.join("data/users.json");
+    let sessions = ["unused", "assigned", "banned", "frozen"]
+        .iter()
+        .map(|f| root.join("sessions").join(f))
+        .any(|folder| std::fs::read_dir(folder).is_ok_and(|mut d| d.next().is_some()));
+    if users.exists() || sessions {
+        anyhow::bail!(
+            "HERALD_DATA_DIR {} holds a deployment ({}): --demo never writes into one (its plan groups would replace every tenant's groups). Point HERALD_DATA_DIR at an empty or new directory, or unset it for a temporary one",
+            root.display(),
+            if users.exists() {
+                "data/users.json"
+            } else {
+                "session files"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// A pool of demo sessions (Telethon files with fresh keys, which the demo's test DC reads),
+/// API pairs and plan groups, unless the directory has a pool.
 async fn seed_demo(store: &Store, config: &Config) -> anyhow::Result<()> {
+    std::fs::write(
+        config.data_dir.join(DEMO_MARKER),
+        "made by herald all --demo\n",
+    )
+    .context("cannot mark the demo data directory")?;
     let pool = Pool::new(store.clone(), super::pool::pool_config(config));
     if pool.listing()?.unused.is_empty() && pool.list_pairs().is_empty() {
         let unused = store
@@ -76,9 +127,11 @@ async fn seed_demo(store: &Store, config: &Config) -> anyhow::Result<()> {
             .session_folder(herald_data::SessionFolder::Unused);
         for i in 1..=DEMO_SESSIONS {
             let key: Vec<u8> = (0..256).map(|_| rand::random::<u8>()).collect();
+            // The demo's DC listens on a port of its own choosing; every session is pointed
+            // there (HERALD_TELEGRAM_DC_ADDR), so the address here is only a placeholder.
             let credentials = SessionCredentials {
                 dc_id: 2,
-                server_address: "149.154.167.51".into(),
+                server_address: "127.0.0.1".into(),
                 port: 443,
                 auth_key: AuthKey::from_slice(&key)?,
             };
@@ -121,10 +174,16 @@ fn print_demo(config: &Config, address: std::net::SocketAddr) -> anyhow::Result<
     let admin = token("demo-admin", true)?;
     let url = format!("http://{address}");
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "\nHerald demo: one process, simulated Telegram (nothing is posted anywhere)."
-    )?;
+    let telegram = match (config.telegram, config.telegram_dc) {
+        (TelegramBackend::Grammers, Some(dc)) => format!(
+            "posts go through the grammers client over MTProto to a local test DC at {dc} (not Telegram: nothing is posted anywhere)"
+        ),
+        (TelegramBackend::Grammers, None) => "posts go to Telegram".to_owned(),
+        (TelegramBackend::Sim, _) => {
+            "simulated Telegram (HERALD_TELEGRAM=sim: nothing is posted anywhere)".to_owned()
+        }
+    };
+    writeln!(out, "\nHerald demo: one process; {telegram}.")?;
     writeln!(out, "Data directory: {}", config.data_dir.display())?;
     writeln!(
         out,

@@ -50,27 +50,49 @@ pub(crate) async fn connect_redis(
 
 /// The Telegram backend the configuration names.
 pub(crate) fn telegram(config: &Config) -> anyhow::Result<Arc<dyn Telegram>> {
+    let settings = TelegramConfig {
+        call_timeout: config.telegram_call_timeout,
+        dc_override: config.telegram_dc,
+    };
+    // Said once per process, however many parts (worker, health checks) build a backend.
+    static SAID: std::sync::Once = std::sync::Once::new();
     match config.telegram {
-        TelegramBackend::Grammers => Ok(Arc::new(GrammersTelegram::new(TelegramConfig::default()))),
+        TelegramBackend::Grammers => {
+            if let Some(dc) = config.telegram_dc {
+                SAID.call_once(|| tracing::warn!(%dc, "every session connects to a test DC (HERALD_TELEGRAM_DC_ADDR), not to Telegram"));
+            }
+            Ok(Arc::new(GrammersTelegram::new(settings)))
+        }
         TelegramBackend::Sim => {
-            let scenario = match &config.sim_scenario {
-                Some(path) => Scenario::load(path)
-                    .with_context(|| format!("HERALD_SIM_SCENARIO {}", path.display()))?,
-                None => Scenario::builtin(),
-            };
-            let journal = match &config.sim_journal {
-                Some(path) => Some(
-                    Journal::open(path)
-                        .with_context(|| format!("HERALD_SIM_JOURNAL {}", path.display()))?,
-                ),
-                None => None,
-            };
-            tracing::warn!(
-                "Telegram is simulated (HERALD_TELEGRAM=sim): nothing is posted anywhere"
-            );
-            Ok(Arc::new(SimTelegram::new(scenario, journal, None)?))
+            let (scenario, journal) = simulated_world(config)?;
+            SAID.call_once(|| {
+                tracing::warn!(
+                    "Telegram is simulated (HERALD_TELEGRAM=sim): nothing is posted anywhere"
+                )
+            });
+            Ok(Arc::new(SimTelegram::with_config(
+                scenario, journal, None, settings,
+            )?))
         }
     }
+}
+
+/// The simulated world's scenario and journal (`HERALD_SIM_SCENARIO`, `HERALD_SIM_JOURNAL`),
+/// for either door: the trait-level simulator or the test DC.
+pub(crate) fn simulated_world(config: &Config) -> anyhow::Result<(Scenario, Option<Journal>)> {
+    let scenario = match &config.sim_scenario {
+        Some(path) => Scenario::load(path)
+            .with_context(|| format!("HERALD_SIM_SCENARIO {}", path.display()))?,
+        None => Scenario::builtin(),
+    };
+    let journal = match &config.sim_journal {
+        Some(path) => Some(
+            Journal::open(path)
+                .with_context(|| format!("HERALD_SIM_JOURNAL {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok((scenario, journal))
 }
 
 pub(crate) fn worker_config(config: &Config, holder: &str) -> WorkerConfig {

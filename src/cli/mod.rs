@@ -4,6 +4,7 @@ mod all;
 pub(crate) mod api;
 pub(crate) mod engine;
 mod pool;
+mod testdc;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,9 @@ enum Command {
     Pairs(pool::PairsCommand),
     /// Bring the session folders in line with users.json; reports, never deletes.
     Reconcile,
+    /// Serve a local Telegram test DC (MTProto 2.0 over TCP) for the data directory's sessions.
+    /// Not Telegram: outcomes come from the simulated world (HERALD_SIM_SCENARIO).
+    Testdc(testdc::TestDcArgs),
     /// Run one of the benchmarks of BENCHMARKS.md.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -60,7 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     // One-shot commands print their result; their log would only bury it.
     let service = matches!(
         cli.command,
-        Command::Worker | Command::Scheduler | Command::Api | Command::All(_)
+        Command::Worker | Command::Scheduler | Command::Api | Command::All(_) | Command::Testdc(_)
     );
     let default_filter = if service { "info" } else { "warn" };
     crate::telemetry::init(
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sessions(SessionsCommand::Import { paths }) => pool::import(&config, &paths),
         Command::Pairs(command) => runtime()?.block_on(pool::pairs(&config, &command)),
         Command::Reconcile => runtime()?.block_on(pool::reconcile(&config)),
+        Command::Testdc(args) => runtime()?.block_on(testdc::testdc_command(&config, &args)),
         Command::Bench(command) => crate::bench::run(&config, command),
     }
 }

@@ -9,6 +9,8 @@
 //! | `HERALD_FRONTEND_URLS` (`FRONTEND_URLS`) | `http://localhost:3000` | CORS origins, comma-separated |
 //! | `HERALD_REDIS_URL` / `_FILE` | unset | Redis for queue and coordination; unset = in-process |
 //! | `HERALD_TELEGRAM` | `grammers` | `grammers` or `sim` |
+//! | `HERALD_TELEGRAM_CALL_TIMEOUT_MS` | `30000` | upper bound of every Telegram call |
+//! | `HERALD_TELEGRAM_DC_ADDR` | unset | connect every session to this test DC (`herald testdc`) instead of its file's address |
 //! | `HERALD_TICK_MS` | `2000` | the scheduler's longest sleep |
 //! | `HERALD_HEARTBEAT_TTL` | `30` s | liveness window before a running bot shows CRASHED |
 //! | `HERALD_MAX_SESSIONS_PER_USER_CONCURRENT` | `7` | per-user cap across all workers |
@@ -65,6 +67,11 @@ pub struct Config {
     pub frontend_urls: Vec<String>,
     pub redis_url: Option<SecretString>,
     pub telegram: TelegramBackend,
+    /// Whether `HERALD_TELEGRAM` was given (`--demo` picks grammers against its test DC otherwise).
+    pub telegram_given: bool,
+    pub telegram_call_timeout: Duration,
+    /// A test DC every session connects to instead of the address in its file.
+    pub telegram_dc: Option<SocketAddr>,
     pub tick: Duration,
     pub heartbeat_ttl: Duration,
     pub max_sessions_per_user_concurrent: u32,
@@ -146,6 +153,21 @@ impl Config {
             frontend_urls,
             redis_url: redis_url.map(SecretString::from),
             telegram,
+            telegram_given: source.get("HERALD_TELEGRAM")?.is_some(),
+            telegram_call_timeout: Duration::from_millis(ranged(
+                source,
+                "HERALD_TELEGRAM_CALL_TIMEOUT_MS",
+                30_000,
+                100..=600_000,
+            )?),
+            telegram_dc: match source.get("HERALD_TELEGRAM_DC_ADDR")? {
+                None => None,
+                Some(raw) => Some(raw.trim().parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "HERALD_TELEGRAM_DC_ADDR must be an address like 127.0.0.1:4430, not '{raw}'"
+                    )
+                })?),
+            },
             tick: Duration::from_millis(ranged(source, "HERALD_TICK_MS", 2000, 1..=60_000)?),
             heartbeat_ttl: Duration::from_secs(ranged(
                 source,
@@ -313,6 +335,14 @@ mod tests {
             (
                 &[("HERALD_TELEGRAM", "mtproto")],
                 "HERALD_TELEGRAM must be 'grammers' or 'sim'",
+            ),
+            (
+                &[("HERALD_TELEGRAM_CALL_TIMEOUT_MS", "5")],
+                "HERALD_TELEGRAM_CALL_TIMEOUT_MS must be from 100 to 600000, not 5",
+            ),
+            (
+                &[("HERALD_TELEGRAM_DC_ADDR", "dc.local")],
+                "HERALD_TELEGRAM_DC_ADDR must be an address",
             ),
             (
                 &[("HERALD_REDIS_URL", "localhost:6379")],

@@ -10,6 +10,8 @@
 //!
 //! # Layout
 //! - [`world`]: the seam to the behaviour model ([`World`], [`WorldSession`]).
+//! - [`SimWorld`]: the real [`World`], Herald's simulator world model at the wire (one world,
+//!   two doors), attributing posts to tenants from the data directory.
 //! - [`scripted`]: a small table-driven [`World`] for tests.
 //! - `server`: [`TestDc`], [`serve`], [`RunningDc`]; `conn`: one connection's task;
 //!   `packet`: one inbound packet (keys, salts, sessions, service messages).
@@ -36,6 +38,7 @@ pub mod scripted;
 mod sent;
 mod server;
 mod shared;
+mod sim_world;
 pub mod world;
 
 pub use error::TestDcError;
@@ -43,4 +46,5 @@ pub use faults::{Deliveries, Faults, Silence};
 pub use keys::KeyStore;
 pub use server::{RunningDc, TestDc, serve};
 pub use shared::DcStats;
+pub use sim_world::SimWorld;
 pub use world::{RpcRefusal, WireContent, WirePost, World, WorldSession};

@@ -114,34 +114,48 @@ impl World {
     /// already connected (here or in another process sharing the state) is killed:
     /// `AUTH_KEY_DUPLICATED`, for this connect and for good.
     pub fn connect(&self, session: &str) -> Result<SimConnection, SendError> {
-        let log_name = crate::mask_session_name(session);
+        match self.try_connect(session)? {
+            Some(connection) => Ok(connection),
+            None => Err(self.kill_duplicated(session)),
+        }
+    }
+
+    /// Like [`World::connect`], but a session connected elsewhere is `Ok(None)` and left
+    /// alive: a door that cannot tell a second connection from a reconnect racing the close
+    /// of the first (a wire) waits a moment before calling [`World::kill_duplicated`].
+    pub fn try_connect(&self, session: &str) -> Result<Option<SimConnection>, SendError> {
         if let Some(code) = self.inner.state.dead_code(session) {
             return Err(SendError::SessionDead { code });
         }
         let lock = match self.inner.state.try_lock(session) {
             Ok(Some(lock)) => lock,
-            Ok(None) => {
-                tracing::warn!(session = %log_name, "simulated Telegram: session used from two connections; killing it");
-                if let Err(e) = self.inner.state.mark_dead(session, DUPLICATED) {
-                    tracing::warn!(session = %log_name, error = %e, "simulator could not record a dead session");
-                }
-                return Err(SendError::SessionDead {
-                    code: DUPLICATED.into(),
-                });
-            }
+            Ok(None) => return Ok(None),
             Err(e) => {
-                tracing::warn!(session = %log_name, error = %e, "simulator could not take a session lock");
+                tracing::warn!(session = %crate::mask_session_name(session), error = %e, "simulator could not take a session lock");
                 return Err(SendError::Transient);
             }
         };
-        Ok(SimConnection {
+        Ok(Some(SimConnection {
             inner: Arc::clone(&self.inner),
             name: session.to_owned(),
-            log_name,
+            log_name: crate::mask_session_name(session),
             _lock: lock,
             state: self.inner.state.load(session),
             faults: self.inner.scenario.faults_for(session),
-        })
+        }))
+    }
+
+    /// Kills a session used from two connections at once, as Telegram does; the error to
+    /// answer with.
+    pub fn kill_duplicated(&self, session: &str) -> SendError {
+        let log_name = crate::mask_session_name(session);
+        tracing::warn!(session = %log_name, "simulated Telegram: session used from two connections; killing it");
+        if let Err(e) = self.inner.state.mark_dead(session, DUPLICATED) {
+            tracing::warn!(session = %log_name, error = %e, "simulator could not record a dead session");
+        }
+        SendError::SessionDead {
+            code: DUPLICATED.into(),
+        }
     }
 
     /// Whether the chat exists (the scenario's missing targets do not).

@@ -49,7 +49,10 @@ impl Harness {
             world,
             dc,
             running,
-            telegram: GrammersTelegram::new(TelegramConfig { call_timeout }),
+            telegram: GrammersTelegram::new(TelegramConfig {
+                call_timeout,
+                ..TelegramConfig::default()
+            }),
         }
     }
 
@@ -82,10 +85,12 @@ pub(crate) fn api() -> ApiCredentials {
     }
 }
 
+/// A label with a fresh random id: every call is a new post.
 pub(crate) fn label() -> AttemptLabel {
     AttemptLabel {
         user_id: "tenant-1".into(),
         cycle: 1,
+        random_id: herald_telegram::new_random_id(1),
     }
 }
 
