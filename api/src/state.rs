@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_data::{Store, User, UserId};
-use herald_sessions::{PairCredentials, Pool};
+use herald_sessions::Pool;
 use jsonwebtoken::DecodingKey;
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::{ExposeSecret, SecretString};
@@ -55,15 +55,19 @@ impl ApiConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionHealth {
     Active,
+    /// A running bot holds the session: not connected a second time (Telegram kills a key
+    /// used from two connections). Shown as `active` with `in_use: true`.
+    InUse,
     Banned,
     Frozen,
     Dead,
 }
 
 impl SessionHealth {
+    /// The contract's status word.
     pub fn as_str(self) -> &'static str {
         match self {
-            SessionHealth::Active => "active",
+            SessionHealth::Active | SessionHealth::InUse => "active",
             SessionHealth::Banned => "banned",
             SessionHealth::Frozen => "frozen",
             SessionHealth::Dead => "dead",
@@ -79,14 +83,11 @@ pub struct HealthReport {
 }
 
 /// Asks Telegram whether a session is still authorized (the binary adapts the Telegram layer).
+/// It connects only under the session's lease, never beside a running bot, with the API pair
+/// the session is bound to.
 #[async_trait::async_trait]
 pub trait SessionChecker: Send + Sync + 'static {
-    async fn check(
-        &self,
-        session_name: &str,
-        session_file: &Path,
-        pair: Option<PairCredentials>,
-    ) -> HealthReport;
+    async fn check(&self, session_name: &str, session_file: &Path) -> HealthReport;
 }
 
 /// Shared by every handler; cheap to clone.

@@ -27,6 +27,33 @@ pub struct PairCredentials {
 }
 
 impl Pool {
+    /// The pair `session` connects with: the one it is bound to for life, else the one
+    /// assignment would choose now (least used with room), recorded as its binding in the same
+    /// users.json update, so that a session's first connection (a health check, say) and every
+    /// later one use one api_id: Telegram is reported to tie a session to the first it used.
+    pub async fn pair_for(&self, session: &str) -> Result<u32, SessionsError> {
+        if let Some(&bound) = self.store.users().bindings.get(session) {
+            return Ok(bound);
+        }
+        let pool = self.clone();
+        let name = session.to_owned();
+        let pair = self
+            .store
+            .update_users(move |doc| {
+                if let Some(&bound) = doc.bindings.get(&name) {
+                    return Ok(bound);
+                }
+                let slots = pool.slots(doc);
+                let pair = slots.pick().ok_or_else(|| SessionsError::NoSessions {
+                    reason: slots.why_none(),
+                })?;
+                doc.bindings.insert(name, pair);
+                Ok(pair)
+            })
+            .await?;
+        Ok(pair)
+    }
+
     /// Registers a pair: `api_id` digits, `api_hash` 32 hex characters. A duplicate of an active
     /// pair is refused; re-adding a retired pair's api_id brings it back under its old index.
     pub async fn add_pair(&self, api_id: &str, api_hash: &str) -> Result<PairInfo, SessionsError> {

@@ -15,7 +15,7 @@ use herald_api::{ApiConfig, AppState, HealthReport, SessionChecker, SessionHealt
 use herald_data::{ExecutionMode, Store, UserId};
 use herald_jobs::{Command, CommandAction, Coordination, Queue, RefusalReason, clock};
 use herald_scheduler::LEADER_KEY;
-use herald_sessions::{PairCredentials, Pool};
+use herald_sessions::Pool;
 use herald_telegram::{ApiCredentials, SendError, SessionHandle, Telegram};
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
@@ -131,31 +131,80 @@ impl EnginePort for EngineAdapter {
 pub(crate) struct TelegramChecker {
     pub(crate) telegram: Arc<dyn Telegram>,
     pub(crate) pool: Pool,
+    pub(crate) coord: Coordination,
+    pub(crate) lease_ttl: Duration,
 }
 
 #[async_trait]
 impl SessionChecker for TelegramChecker {
-    async fn check(&self, name: &str, file: &Path, pair: Option<PairCredentials>) -> HealthReport {
+    async fn check(&self, name: &str, file: &Path) -> HealthReport {
         let report = |health, reason: &str| HealthReport {
             health,
             reason: Some(reason.to_owned()),
         };
-        let credentials = match herald_session_file::read_telethon(file) {
-            Ok(c) => c,
+        // The worker's own lease on the session: a session a running bot holds is never
+        // connected a second time (Telegram answers AUTH_KEY_DUPLICATED and kills the key).
+        let (lease, holder) = (
+            format!("session:{name}"),
+            format!("health-check/{}", uuid::Uuid::new_v4()),
+        );
+        match self
+            .coord
+            .lease_acquire(&lease, &holder, self.lease_ttl)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return report(
+                    SessionHealth::InUse,
+                    "in use by a running bot: not connected a second time",
+                );
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "health check: cannot take the session lease");
+                return report(
+                    SessionHealth::Dead,
+                    "not checked: the session's lease cannot be taken (coordination unavailable)",
+                );
+            }
+        }
+        let found = self.connect_and_ask(name, file).await;
+        if let Err(err) = self.coord.lease_release(&lease, &holder).await {
+            tracing::warn!(error = %err, "health check: cannot release the session lease; it expires");
+        }
+        found
+    }
+}
+
+impl TelegramChecker {
+    async fn connect_and_ask(&self, name: &str, file: &Path) -> HealthReport {
+        let report = |health, reason: String| HealthReport {
+            health,
+            reason: Some(reason),
+        };
+        let path = file.to_owned();
+        let credentials =
+            match tokio::task::spawn_blocking(move || herald_session_file::read_telethon(&path))
+                .await
+            {
+                Ok(Ok(c)) => c,
+                Ok(Err(err)) => {
+                    return report(SessionHealth::Dead, format!("session file unusable: {err}"));
+                }
+                Err(err) => return report(SessionHealth::Dead, format!("reading failed: {err}")),
+            };
+        let pair = match self.pool.pair_for(name).await {
+            Ok(index) => self.pool.pair_credentials(index),
+            Err(err) => Err(err),
+        };
+        let pair = match pair {
+            Ok(pair) => pair,
             Err(err) => {
                 return report(
                     SessionHealth::Dead,
-                    &format!("session file unusable: {err}"),
+                    format!("no API pair to connect with: {err}"),
                 );
             }
-        };
-        // A session never bound to a pair is checked with the first active one.
-        let pair = pair.or_else(|| {
-            let first = self.pool.list_pairs().into_iter().find(|p| !p.retired)?;
-            self.pool.pair_credentials(first.index).ok()
-        });
-        let Some(pair) = pair else {
-            return report(SessionHealth::Dead, "no API pair to connect with");
         };
         let api = ApiCredentials {
             api_id: pair.api_id,
@@ -178,7 +227,7 @@ impl SessionChecker for TelegramChecker {
             },
             Ok(false) => report(
                 SessionHealth::Dead,
-                "no account is signed in with this session",
+                "no account is signed in with this session".into(),
             ),
             Err(err) => classify(&err),
         }
@@ -233,13 +282,15 @@ pub(crate) fn app_state(
 ) -> anyhow::Result<AppState> {
     let pool = Pool::new(store.clone(), super::pool::pool_config(config));
     let engine = Arc::new(EngineAdapter {
-        coord,
+        coord: coord.clone(),
         queue,
         scheduler_ttl: config.heartbeat_ttl.max(config.lease_ttl),
     });
     let checker = Arc::new(TelegramChecker {
         telegram: super::engine::telegram(config)?,
         pool: pool.clone(),
+        coord: coord.clone(),
+        lease_ttl: config.lease_ttl,
     });
     AppState::new(store.clone(), pool, engine, checker, api, metrics())
         .context("the JWT secret cannot be used")

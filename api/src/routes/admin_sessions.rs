@@ -7,6 +7,7 @@ use std::io::Read;
 
 use axum::extract::{Multipart, State};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use herald_data::UserId;
 use herald_sessions::{MAX_SESSION_FILE_BYTES, Place};
 use serde::{Deserialize, Serialize};
@@ -425,10 +426,16 @@ pub struct HealthCheckRequest {
     session_filenames: Vec<String>,
 }
 
+/// Sessions checked at once by one health-check request.
+const HEALTH_CHECKS_AT_ONCE: usize = 16;
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResult {
     /// active, banned, frozen or dead.
     status: String,
+    /// Herald's addition: a running bot holds the session, so it was not connected a second
+    /// time (Telegram kills a key used from two connections); `status` is `active`.
+    in_use: bool,
     location: String,
     checked_at: DateTime<Utc>,
     /// Herald's addition: why, when not active (a session that did not answer in time is
@@ -443,7 +450,9 @@ pub struct HealthCheckResponse {
     results: BTreeMap<String, HealthResult>,
 }
 
-/// Asks Telegram (through the configured backend, with a timeout) whether sessions still work.
+/// Asks Telegram (through the configured backend, with a timeout) whether sessions still work:
+/// up to 16 at once within the request's time, each under its session's lease (a session a
+/// running bot holds is reported `in_use`, never connected twice) and with its bound API pair.
 #[utoipa::path(post, path = "/api/admin/sessions/health-check", tag = "admin", request_body = HealthCheckRequest,
     responses((status = 200, body = HealthCheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -457,45 +466,50 @@ pub async fn health_check(
             "At most 100 sessions per health check",
         ));
     }
-    let users = state.inner.store.users();
-    let mut results = BTreeMap::new();
-    for name in r.session_filenames {
-        let located = state.inner.pool.locate(&name)?;
-        let file = state.inner.pool.current_file(&name)?;
-        let pair = located.user_id.as_deref().and_then(|holder| {
-            let user = users.users.get(holder)?;
-            let at = user.assigned_sessions.iter().position(|s| *s == name)?;
-            state
-                .inner
-                .pool
-                .pair_credentials(*user.api_pairs.get(at)?)
-                .ok()
-        });
-        let timeout = state.inner.config.health_check_timeout;
-        let report = match file {
-            None => HealthReport {
-                health: SessionHealth::Dead,
-                reason: Some("no session file".into()),
-            },
-            Some(path) => {
-                tokio::time::timeout(timeout, state.inner.checker.check(&name, &path, pair))
-                    .await
-                    .unwrap_or_else(|_| HealthReport {
-                        health: SessionHealth::Dead,
-                        reason: Some(format!("no answer within {} s", timeout.as_secs())),
-                    })
-            }
-        };
-        results.insert(
-            name,
-            HealthResult {
+    // Concurrently, within the request's own time: each check gets at most the configured
+    // timeout and never more than what is left.
+    let config = &state.inner.config;
+    let deadline = tokio::time::Instant::now()
+        + config
+            .request_timeout
+            .saturating_sub(std::time::Duration::from_secs(2));
+    let checks = r.session_filenames.into_iter().map(|name| {
+        let state = state.clone();
+        async move {
+            let located = state.inner.pool.locate(&name)?;
+            let file = state.inner.pool.current_file(&name)?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let timeout = state.inner.config.health_check_timeout.min(left);
+            let report = match file {
+                None => HealthReport {
+                    health: SessionHealth::Dead,
+                    reason: Some("no session file".into()),
+                },
+                Some(path) => {
+                    tokio::time::timeout(timeout, state.inner.checker.check(&name, &path))
+                        .await
+                        .unwrap_or_else(|_| HealthReport {
+                            health: SessionHealth::Dead,
+                            reason: Some(format!("no answer within {} s", timeout.as_secs())),
+                        })
+                }
+            };
+            let result = HealthResult {
                 status: report.health.as_str().into(),
+                in_use: report.health == SessionHealth::InUse,
                 location: location(located.place.as_ref()),
                 checked_at: Utc::now(),
                 reason: report.reason,
-            },
-        );
-    }
+            };
+            Ok::<_, ApiError>((name, result))
+        }
+    });
+    let results: BTreeMap<String, HealthResult> = futures::stream::iter(checks)
+        .buffer_unordered(HEALTH_CHECKS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     Ok(axum::Json(HealthCheckResponse {
         success: true,
         results,
