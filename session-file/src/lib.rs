@@ -12,10 +12,12 @@
 //! - [`string_session`] has [`parse_telethon_string`] and [`to_telethon_string`].
 //! - [`grammers`] has [`read_grammers`] and [`read_grammers_binary`].
 //! - [`detect`] has [`detect_and_read`] for uploads and imports.
+//! - [`entities`] keeps the chats a session resolved ([`read_entities`], [`remember_entities`]).
 //! - `sqlite` opens files read-only without ever touching the caller's file.
 
 pub mod credentials;
 pub mod detect;
+pub mod entities;
 mod error;
 pub mod grammers;
 mod sqlite;
@@ -24,6 +26,7 @@ pub mod telethon;
 
 pub use credentials::{AUTH_KEY_LEN, AuthKey, PRODUCTION_DCS, SessionCredentials};
 pub use detect::{DetectedSession, SessionFormat, SessionSource, detect_and_read};
+pub use entities::{Entity, read_entities, remember_entities};
 pub use error::SessionFileError;
 pub use grammers::{read_grammers, read_grammers_binary};
 pub use string_session::{parse_telethon_string, to_telethon_string};

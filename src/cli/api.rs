@@ -210,10 +210,7 @@ impl TelegramChecker {
             api_id: pair.api_id,
             api_hash: SecretString::from(pair.api_hash.expose().to_owned()),
         };
-        let handle = SessionHandle {
-            name: name.to_owned(),
-            credentials,
-        };
+        let handle = SessionHandle::new(name, credentials);
         let mut connection = match self.telegram.connect(handle, api).await {
             Ok(c) => c,
             Err(err) => return classify(&err),

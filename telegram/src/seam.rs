@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herald_session_file::SessionCredentials;
+use herald_session_file::{Entity, SessionCredentials};
 use secrecy::SecretString;
 
 use crate::{Post, SendError, Target};
@@ -21,11 +21,13 @@ pub struct ApiCredentials {
     pub api_hash: SecretString,
 }
 
-/// A session to connect, named by its file name (e.g. `+254708803721.session`).
+/// A session to connect, named by its file name (e.g. `+254708803721.session`), with the chats
+/// it resolved before (its file's `entities` table), so a backend resolves each only once.
 #[derive(Clone)]
 pub struct SessionHandle {
     pub name: String,
     pub credentials: SessionCredentials,
+    pub entities: Vec<Entity>,
 }
 
 impl std::fmt::Debug for SessionHandle {
@@ -39,6 +41,15 @@ impl std::fmt::Debug for SessionHandle {
 }
 
 impl SessionHandle {
+    /// A handle that knows no chat yet.
+    pub fn new(name: impl Into<String>, credentials: SessionCredentials) -> SessionHandle {
+        SessionHandle {
+            name: name.into(),
+            credentials,
+            entities: Vec::new(),
+        }
+    }
+
     /// The name with most digits masked, for logs: file names are phone numbers.
     pub fn log_name(&self) -> String {
         mask_session_name(&self.name)
@@ -144,6 +155,12 @@ pub trait Connection: Send {
     /// code tells banned, deactivated, revoked or frozen apart).
     async fn is_authorized(&mut self) -> Result<bool, SendError>;
 
+    /// Chats this connection resolved that its [`SessionHandle`] did not know: for the
+    /// caller to keep with the session.
+    fn learned(&self) -> Vec<Entity> {
+        Vec::new()
+    }
+
     /// Closes the connection; never fails, bounded in time.
     async fn disconnect(self: Box<Self>);
 }
@@ -200,15 +217,15 @@ mod tests {
 
     #[test]
     fn debug_output_hides_phone_numbers_and_keys() {
-        let handle = SessionHandle {
-            name: "+254708803721.session".into(),
-            credentials: SessionCredentials {
+        let handle = SessionHandle::new(
+            "+254708803721.session",
+            SessionCredentials {
                 dc_id: 4,
                 server_address: "149.154.167.91".into(),
                 port: 443,
                 auth_key: herald_session_file::AuthKey::new([0xAB; 256]),
             },
-        };
+        );
         let api = ApiCredentials {
             api_id: 1,
             api_hash: "0123456789abcdef0123456789abcdef".to_owned().into(),

@@ -17,6 +17,7 @@ fn local_session(port: u16) -> SessionHandle {
             port,
             auth_key: AuthKey::new([7; 256]),
         },
+        entities: Vec::new(),
     }
 }
 

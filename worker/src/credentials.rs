@@ -1,37 +1,78 @@
-//! Session credentials read from the pool's Telethon files, kept while the file is unchanged:
-//! opening an SQLite file for every cycle of every session cost more than the cycle's posts
-//! (bench posts). A file that changes (another inode, size or time) is read again.
+//! What the worker reads from a session's Telethon file (its login and the chats it resolved
+//! before), kept while the file is unchanged: opening an SQLite file for every cycle of every
+//! session cost more than the cycle's posts (bench posts). A file that changes (another inode,
+//! size or time; Herald itself changes it when it keeps newly resolved chats) is read again.
+//! The SQLite reads and writes run on the blocking pool, never on the runtime's threads; only
+//! the stat that validates the cache (microseconds) runs inline.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use herald_session_file::{SessionCredentials, SessionFileError, read_telethon};
+use herald_session_file::{
+    Entity, SessionCredentials, SessionFileError, read_entities, read_telethon, remember_entities,
+};
 
 type Stamp = (u64, u64, i64, i64);
 
+/// A session file's login and known chats.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionFile {
+    pub(crate) credentials: SessionCredentials,
+    pub(crate) entities: Arc<Vec<Entity>>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
-    entries: Mutex<HashMap<PathBuf, (Stamp, SessionCredentials)>>,
+    entries: Mutex<HashMap<PathBuf, (Stamp, SessionFile)>>,
 }
 
 impl CredentialCache {
-    pub(crate) fn read(&self, path: &Path) -> Result<SessionCredentials, SessionFileError> {
-        let meta = std::fs::metadata(path).map_err(SessionFileError::Io)?;
-        let stamp = (meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec());
-        if let Some((seen, credentials)) = self.entries().get(path)
+    pub(crate) async fn read(&self, path: &Path) -> Result<SessionFile, SessionFileError> {
+        let stamp = stamp(path)?;
+        if let Some((seen, file)) = self.entries().get(path)
             && *seen == stamp
         {
-            return Ok(credentials.clone());
+            return Ok(file.clone());
         }
-        let credentials = read_telethon(path)?;
+        let owned = path.to_owned();
+        let read = tokio::task::spawn_blocking(move || {
+            let credentials = read_telethon(&owned)?;
+            let entities = read_entities(&owned)?;
+            Ok::<_, SessionFileError>(SessionFile {
+                credentials,
+                entities: Arc::new(entities),
+            })
+        })
+        .await
+        .map_err(|e| SessionFileError::Io(std::io::Error::other(e)))??;
         self.entries()
-            .insert(path.to_owned(), (stamp, credentials.clone()));
-        Ok(credentials)
+            .insert(path.to_owned(), (stamp, read.clone()));
+        Ok(read)
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Stamp, SessionCredentials)>> {
+    /// Keeps chats a connection resolved in the session's file.
+    pub(crate) async fn remember(
+        &self,
+        path: &Path,
+        learned: Vec<Entity>,
+    ) -> Result<(), SessionFileError> {
+        if learned.is_empty() {
+            return Ok(());
+        }
+        let owned = path.to_owned();
+        tokio::task::spawn_blocking(move || remember_entities(&owned, &learned))
+            .await
+            .map_err(|e| SessionFileError::Io(std::io::Error::other(e)))?
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Stamp, SessionFile)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+fn stamp(path: &Path) -> Result<Stamp, SessionFileError> {
+    let meta = std::fs::metadata(path).map_err(SessionFileError::Io)?;
+    Ok((meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec()))
 }

@@ -188,7 +188,7 @@ impl SessionCtx {
                     Next::Reconnect => {
                         // The broken one goes first: a second live connection on one key is
                         // Telegram's AUTH_KEY_DUPLICATED.
-                        connection.disconnect().await;
+                        self.close(job, connection).await;
                         if reconnects == policy.max_reconnects {
                             return Err(format!("the connection broke {} times", reconnects + 1));
                         }
@@ -200,16 +200,36 @@ impl SessionCtx {
                         if !self.sleep(policy.transient_backoff * reconnects).await {
                             return Ok(());
                         }
-                        match self.connect(job).await {
-                            Ok(fresh) => connection = fresh,
-                            Err(why) => return Err(why),
-                        }
+                        connection = self.connect(job).await?;
                     }
                 }
             }
         }
-        connection.disconnect().await;
+        self.close(job, connection).await;
         Ok(())
+    }
+
+    /// Keeps the chats the connection resolved with the session (so the next connection, on
+    /// any worker, resolves them no more), then disconnects.
+    async fn close(&self, job: &SessionJob, connection: Box<dyn Connection>) {
+        let learned = connection.learned();
+        connection.disconnect().await;
+        if learned.is_empty() {
+            return;
+        }
+        let w = &self.worker.inner;
+        let kept = match w.pool.session_file(&self.user, &job.session) {
+            Ok(path) => w
+                .credentials
+                .remember(&path, learned)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = kept {
+            // Only a cost: the next connection resolves these chats again.
+            tracing::warn!(user.id = %self.user, session = %mask_session_name(&job.session), error = %err, "cannot keep resolved chats with the session");
+        }
     }
 
     async fn connect(&self, job: &SessionJob) -> Result<Box<dyn Connection>, String> {
@@ -218,9 +238,10 @@ impl SessionCtx {
             .pool
             .session_file(&self.user, &job.session)
             .map_err(|e| e.to_string())?;
-        let credentials = w
+        let file = w
             .credentials
             .read(&path)
+            .await
             .map_err(|e| format!("session file unusable: {e}"))?;
         let pair = w
             .pool
@@ -234,7 +255,8 @@ impl SessionCtx {
         loop {
             let handle = SessionHandle {
                 name: job.session.clone(),
-                credentials: credentials.clone(),
+                credentials: file.credentials.clone(),
+                entities: file.entities.to_vec(),
             };
             match w.telegram.connect(handle, api.clone()).await {
                 Ok(connection) => return Ok(connection),

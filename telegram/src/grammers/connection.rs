@@ -18,7 +18,8 @@ use grammers_client::tl;
 use grammers_mtsender::{ConnectionParams, InvocationError, SenderPool};
 use grammers_session::Session;
 use grammers_session::storages::MemorySession;
-use grammers_session::types::{PeerId, PeerRef};
+use grammers_session::types::{PeerAuth, PeerId, PeerRef};
+use herald_session_file::Entity;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -38,8 +39,11 @@ pub(crate) struct GrammersConnection {
     session: Arc<MemorySession>,
     runner: Option<JoinHandle<()>>,
     call_timeout: Duration,
-    /// `Target::key()` (and `@channel` of link sources) to resolved peer.
+    /// `Target::key()` (and `@channel` of link sources) to resolved peer, seeded from the
+    /// session's entities.
     peers: HashMap<String, PeerRef>,
+    /// Resolved by this connection, for the caller to keep with the session.
+    learned: Vec<Entity>,
     dialogs_scanned: bool,
     /// Set when a call timed out or panicked: the pool may be stuck on a silent
     /// peer, so every later call fails fast and the worker reconnects.
@@ -79,7 +83,8 @@ impl GrammersConnection {
             session,
             runner: Some(tokio::spawn(runner.run())),
             call_timeout: config.call_timeout,
-            peers: HashMap::new(),
+            peers: known_peers(&handle.entities),
+            learned: Vec::new(),
             dialogs_scanned: false,
             broken: false,
         };
@@ -163,8 +168,23 @@ impl GrammersConnection {
             })
             .await?
             .ok_or(SendError::TargetNotFound)?;
-        self.peers.insert(key, found);
+        self.learn(key, found, Some(name.to_owned()));
         Ok(found)
+    }
+
+    fn learn(&mut self, key: String, peer: PeerRef, username: Option<String>) {
+        if let Some(id) = peer.id.bot_api_dialog_id() {
+            self.learned.push(Entity {
+                id,
+                hash: peer.auth.hash(),
+                username,
+            });
+        }
+        self.peers.insert(key, peer);
+    }
+
+    pub(crate) fn learned(&self) -> Vec<Entity> {
+        self.learned.clone()
     }
 
     /// A channel id carries no access hash; it is found among the account's
@@ -196,7 +216,7 @@ impl GrammersConnection {
             .ok()
             .flatten()
             .ok_or(SendError::TargetNotFound)?;
-        self.peers.insert(key, found);
+        self.learn(key, found, None);
         Ok(found)
     }
 
@@ -343,6 +363,26 @@ impl Drop for GrammersConnection {
             runner.abort();
         }
     }
+}
+
+/// The peers a session's entities describe, under the keys targets look them up by: the
+/// marked id (`-100…` for channels) and, with a username, `@name`.
+fn known_peers(entities: &[Entity]) -> HashMap<String, PeerRef> {
+    let mut peers = HashMap::new();
+    for entity in entities {
+        let Some(id) = PeerId::from_bot_api_dialog_id(entity.id) else {
+            continue;
+        };
+        let peer = PeerRef {
+            id,
+            auth: PeerAuth::from_hash(entity.hash),
+        };
+        peers.insert(entity.id.to_string(), peer);
+        if let Some(name) = &entity.username {
+            peers.insert(format!("@{}", name.to_ascii_lowercase()), peer);
+        }
+    }
+    peers
 }
 
 /// Telegram answers RANDOM_ID_DUPLICATE when a retried request had already

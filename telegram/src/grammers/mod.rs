@@ -5,7 +5,8 @@
 //! [`TelegramConfig::call_timeout`], resolving and caching targets, sending
 //! texts and forwarding linked messages. Must never sleep through a flood
 //! wait (see [`ReturnFloodWaits`]), never sign in or create an account, and
-//! never write a session file.
+//! never write a session file (the chats a connection resolved are handed to
+//! the caller, [`crate::Connection::learned`], which keeps them with the session).
 //!
 //! # Layout
 //! - `session`: credentials to and from grammers' `SessionData`.
@@ -65,6 +66,10 @@ impl Connection for GrammersConn {
 
     async fn is_authorized(&mut self) -> Result<bool, SendError> {
         self.0.is_authorized().await
+    }
+
+    fn learned(&self) -> Vec<herald_session_file::Entity> {
+        self.0.learned()
     }
 
     async fn disconnect(self: Box<Self>) {

@@ -20,6 +20,7 @@ pub fn session(name: &str) -> SessionHandle {
             port: 443,
             auth_key: AuthKey::new([1; 256]),
         },
+        entities: Vec::new(),
     }
 }
 

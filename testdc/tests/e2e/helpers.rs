@@ -70,6 +70,7 @@ impl Harness {
                 port: self.running.port(),
                 auth_key,
             },
+            entities: Vec::new(),
         }
     }
 

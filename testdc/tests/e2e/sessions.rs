@@ -75,6 +75,7 @@ async fn keys_from_a_directory_of_telethon_files() {
     let handle = SessionHandle {
         name: "+254700000001.session".into(),
         credentials: from_file,
+        entities: Vec::new(),
     };
     let telegram = herald_telegram::GrammersTelegram::default();
     let mut conn = telegram.connect(handle, api()).await.expect("connects");
