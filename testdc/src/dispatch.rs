@@ -121,11 +121,14 @@ impl Dispatch {
             })),
             Api::ResolveUsername(name) => Answer::Now(self.resolve(&name)),
             Api::GetDialogs => {
-                let targets = self.shared.world.dialogs(&session);
-                for target in &targets {
-                    self.shared.chats.remember(target);
-                }
-                Answer::Now(dialogs(&targets, &session, now()))
+                let shared = self.shared.clone();
+                Answer::Later(Box::pin(async move {
+                    let targets = link.lock().await.dialogs().await;
+                    for target in &targets {
+                        shared.chats.remember(target);
+                    }
+                    Later::Answer(dialogs(&targets, &session, now()))
+                }))
             }
             Api::SendMessage {
                 peer,

@@ -182,14 +182,6 @@ impl World for ScriptedWorld {
     fn chat_exists(&self, target: &Target) -> bool {
         self.state().chats.contains(&target.key())
     }
-
-    fn dialogs(&self, session: &str) -> Vec<Target> {
-        self.state()
-            .members
-            .get(session)
-            .cloned()
-            .unwrap_or_default()
-    }
 }
 
 struct ScriptedSession {
@@ -263,5 +255,14 @@ impl WorldSession for ScriptedSession {
             Some(refusal) => Err(refusal.clone()),
             None => Ok(()),
         }
+    }
+
+    async fn dialogs(&mut self) -> Vec<Target> {
+        self.world
+            .state()
+            .members
+            .get(&self.session)
+            .cloned()
+            .unwrap_or_default()
     }
 }

@@ -83,16 +83,6 @@ impl World for SimWorld {
     fn chat_exists(&self, target: &Target) -> bool {
         self.model.chat_exists(target)
     }
-
-    fn dialogs(&self, _session: &str) -> Vec<Target> {
-        let snapshot = self.directory.current();
-        snapshot
-            .channels
-            .iter()
-            .filter(|t| self.model.chat_exists(t))
-            .cloned()
-            .collect()
-    }
 }
 
 enum Link {
@@ -109,6 +99,24 @@ struct SimSession {
 }
 
 impl SimSession {
+    /// The tenant holding this session, read fresh when the snapshot does not know it yet (a
+    /// tenant that started a moment ago).
+    async fn holder(&self) -> String {
+        if let Some(holder) = self.directory.current().holders.get(&self.session) {
+            return holder.clone();
+        }
+        let directory = self.directory.clone();
+        if let Err(err) = tokio::task::spawn_blocking(move || directory.refresh()).await {
+            tracing::warn!(error = %err, "test DC: reading the data directory failed");
+        }
+        self.directory
+            .current()
+            .holders
+            .get(&self.session)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The open connection, once the key is free; AUTH_KEY_DUPLICATED (and the key dead)
     /// when another connection still holds it after the grace.
     async fn open(&mut self) -> Result<&mut SimConnection, RpcRefusal> {
@@ -133,13 +141,7 @@ impl SimSession {
 impl WorldSession for SimSession {
     async fn post(&mut self, post: WirePost) -> Result<(), RpcRefusal> {
         let label = AttemptLabel {
-            user_id: self
-                .directory
-                .current()
-                .holders
-                .get(&self.session)
-                .cloned()
-                .unwrap_or_default(),
+            user_id: self.holder().await,
             cycle: cycle_of_random_id(post.random_id),
             random_id: post.random_id,
         };
@@ -156,6 +158,21 @@ impl WorldSession for SimSession {
             Ok(Delivery::Duplicate) => Err(RpcRefusal::new(400, "RANDOM_ID_DUPLICATE")),
             Err(error) => Err(answer_or_hang(&error).await),
         }
+    }
+
+    async fn dialogs(&mut self) -> Vec<Target> {
+        // Read fresh: a tenant may have configured its groups a moment ago.
+        let directory = self.directory.clone();
+        if let Err(err) = tokio::task::spawn_blocking(move || directory.refresh()).await {
+            tracing::warn!(error = %err, "test DC: reading the data directory failed");
+        }
+        let snapshot = self.directory.current();
+        snapshot
+            .channels
+            .iter()
+            .filter(|t| self.model.chat_exists(t))
+            .cloned()
+            .collect()
     }
 
     async fn authorized(&mut self) -> Result<(), RpcRefusal> {

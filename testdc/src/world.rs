@@ -27,10 +27,6 @@ pub trait World: Send + Sync + 'static {
     /// Whether a chat exists (`contacts.resolveUsername` of an unknown name answers
     /// USERNAME_NOT_OCCUPIED).
     fn chat_exists(&self, target: &Target) -> bool;
-
-    /// The chats this session is a member of, listed by `messages.getDialogs`: how a
-    /// client finds the access hash of a `-100…` channel.
-    fn dialogs(&self, session: &str) -> Vec<Target>;
 }
 
 /// One connection's view of the world.
@@ -50,6 +46,11 @@ pub trait WorldSession: Send {
 
     /// `updates.getState`: `Ok` when an account is signed in on this key.
     async fn authorized(&mut self) -> Result<(), RpcRefusal>;
+
+    /// The chats this session is a member of, listed by `messages.getDialogs`: how a
+    /// client finds the access hash of a `-100…` channel. Asynchronous so that a world may
+    /// read what it knows (a data directory) off the runtime's threads, and read it fresh.
+    async fn dialogs(&mut self) -> Vec<Target>;
 }
 
 /// One message a client asked to post.

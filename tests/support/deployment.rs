@@ -68,6 +68,14 @@ impl Deployment {
         }
     }
 
+    /// Sets (or replaces) environment variables of the children spawned from now on.
+    pub fn set_env(&mut self, vars: &[(String, String)]) {
+        for (k, v) in vars {
+            self.env.retain(|(key, _)| key != k);
+            self.env.push((k.clone(), v.clone()));
+        }
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }

@@ -12,6 +12,7 @@ use herald_sessions::{Pool, PoolConfig};
 
 pub mod deployment;
 pub mod invariants;
+pub mod wire;
 
 #[allow(unused_imports)] // Not every test binary waits.
 pub use deployment::{wait_for, wait_for_async};
