@@ -10,6 +10,7 @@ pub mod posts;
 pub mod report;
 pub mod state;
 pub mod store;
+mod wire;
 pub mod writes;
 
 use crate::config::Config;
