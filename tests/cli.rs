@@ -191,3 +191,97 @@ fn sessions_import_takes_good_files_and_refuses_bad_ones_with_a_reason() {
     );
     assert!(!dir.path().join("sessions/unused/junk.session").exists());
 }
+
+#[test]
+fn the_demo_refuses_a_directory_that_holds_a_deployment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/users.json"), r#"{"users": {}}"#).unwrap();
+    let before = std::fs::read_dir(dir.path()).unwrap().count();
+    let output = herald(
+        &["all", "--demo"],
+        &[
+            ("HERALD_DATA_DIR", dir.path().to_str().unwrap()),
+            ("HERALD_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("holds a deployment (data/users.json)"),
+        "{err}"
+    );
+    assert!(err.contains("--demo never writes into one"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        before,
+        "nothing was written"
+    );
+    assert!(!dir.path().join("data/groups").exists());
+}
+
+#[test]
+fn herald_all_does_not_serve_when_its_scheduler_cannot_lead() {
+    // Another scheduler holds the lead (its lease set by hand, never renewed into an epoch):
+    // herald all's scheduler stands by, so herald all says why and exits non-zero.
+    let redis = herald_jobs::testing::RedisServer::start();
+    let port = redis.port().to_string();
+    for args in [
+        &[
+            "hset",
+            "herald:lease:scheduler",
+            "holder",
+            "someone-else",
+            "renewed",
+            "0",
+        ][..],
+        &["pexpire", "herald:lease:scheduler", "120000"][..],
+    ] {
+        let done = Command::new("redis-cli")
+            .args(["-p", &port])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(done.status.success());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let output = herald(
+        &["all"],
+        &[
+            ("HERALD_DATA_DIR", dir.path().to_str().unwrap()),
+            ("HERALD_JWT_SECRET", SECRET),
+            ("HERALD_REDIS_URL", &redis.url()),
+            ("HERALD_LISTEN", "127.0.0.1:0"),
+            ("HERALD_LEASE_TTL_MS", "500"),
+            ("HERALD_TELEGRAM", "sim"),
+        ],
+    );
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("did not take the lead"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn a_benchmark_creates_the_directory_it_is_given() {
+    let parent = tempfile::tempdir().unwrap();
+    let missing = parent.path().join("not/yet");
+    let output = herald(
+        &[
+            "bench",
+            "posts",
+            "--users",
+            "2",
+            "--groups",
+            "1",
+            "--seconds",
+            "1",
+            "--dir",
+            missing.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(missing.is_dir());
+}

@@ -189,6 +189,13 @@ async fn redis_stopped_for_ten_seconds_every_process_reconnects_and_nothing_on_d
         .await
         .unwrap();
     assert!(during.status().is_success() || during.status().as_u16() == 503);
+    // A command cannot reach a worker: 503 with a fixed sentence, never the Redis client's text.
+    let (status, body) = d.post(&users[0], "/api/bot/stop", json!({})).await.unwrap();
+    assert_eq!(status.as_u16(), 503, "{body}");
+    let said = body.to_string().to_lowercase();
+    for leak in ["redis", "os error", "refused", "broken pipe", "127.0.0.1"] {
+        assert!(!said.contains(leak), "the 503 says '{leak}': {body}");
+    }
     tokio::time::sleep(Duration::from_secs(8)).await;
     d.redis.start_again();
     let back = Utc::now();

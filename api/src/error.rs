@@ -67,6 +67,15 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
+    /// The engine (queue, coordination) could not be reached: the cause is logged, the answer
+    /// is a fixed sentence (a 5xx body says nothing about the cause).
+    pub fn engine_unavailable(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "the engine could not be reached");
+        ApiError::unavailable(
+            "The engine is unavailable right now; the command may not have been carried out. Read the bot's state, then try again",
+        )
+    }
+
     /// A failure the client cannot act on: logged with its cause, answered generically.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "request failed");
@@ -120,6 +129,17 @@ impl From<DataError> for ApiError {
                     "storage_unavailable",
                     format!(
                         "Storage is unavailable ({}); nothing was changed, try again later",
+                        source.kind()
+                    ),
+                )
+            }
+            DataError::OutcomeUnknown { ref source, .. } => {
+                tracing::error!(error = %err, "data write failed after the file was replaced");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_outcome_unknown",
+                    format!(
+                        "Storage failed after the change was written ({}); it may or may not be kept: read the state back before trying again",
                         source.kind()
                     ),
                 )

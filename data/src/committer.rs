@@ -152,15 +152,23 @@ fn commit<T: Document>(
     let mut working = T::clone(&base);
     let mut completions = Vec::with_capacity(batch.len());
     let mut changed = false;
+    let mut broken = None;
     for op in batch {
-        let applied = op.apply(&mut working);
-        changed |= applied.changed;
-        completions.push(applied.complete);
+        // The store's changes catch their own closures' panics and roll back; this is the
+        // backstop for any other: the working copy may be half-changed, so nothing of this
+        // batch is written, and the committer lives on for later writes.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.apply(&mut working))) {
+            Ok(applied) => {
+                changed |= applied.changed;
+                completions.push(applied.complete);
+            }
+            Err(panic) => broken = Some(panic_text(&*panic)),
+        }
     }
-    let outcome = if changed {
-        write(file, &guard, working, encoder)
-    } else {
-        Ok(())
+    let outcome = match broken {
+        Some(why) => Err(DataError::ChangePanicked(why)),
+        None if changed => write(file, &guard, working, encoder),
+        None => Ok(()),
     };
     drop(guard);
     if let Err(err) = &outcome {
@@ -182,9 +190,22 @@ fn write<T: Document>(
     let bytes = crate::doc_file::Encoder::encode(encoder, &doc)
         .map_err(|e| DataError::Invalid(format!("cannot encode {}: {e}", file.label())))?;
     let written = durable::replace_file(file.path(), &bytes, file.label())?;
-    let generation = guard.bump_generation()?;
+    let generation = guard.bump_generation().map_err(|err| match err {
+        // The file was replaced already: its change is there, the counter is not.
+        DataError::Io { action, source } => DataError::outcome_unknown(action, source),
+        other => other,
+    })?;
     file.publish(Arc::new(doc), &written, generation);
     Ok(())
+}
+
+/// What a panic said, for the log and the caller.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
 }
 
 fn fail_all<T>(batch: Vec<Box<dyn Operation<T>>>, err: &DataError) {

@@ -29,19 +29,18 @@ pub(crate) fn replace_file(
         std::process::id()
     ));
 
-    let result = write_temp(&temp, bytes).and_then(|file| {
-        fs::rename(&temp, target)?;
-        sync_dir(dir)?;
-        Ok(file)
-    });
-    match result {
-        Ok(file) => Ok(file),
-        Err(err) => {
+    let file = write_temp(&temp, bytes)
+        .and_then(|file| fs::rename(&temp, target).map(|()| file))
+        .map_err(|err| {
             // Best effort: the temporary file must not pile up after a full disk.
             let _ = fs::remove_file(&temp);
-            Err(crate::DataError::io(format!("write {label}"), err))
-        }
-    }
+            crate::DataError::io(format!("write {label}"), err)
+        })?;
+    // From here the new content is the file: a failure no longer means "nothing changed".
+    sync_dir(dir).map_err(|err| {
+        crate::DataError::outcome_unknown(format!("make the new {label} durable"), err)
+    })?;
+    Ok(file)
 }
 
 fn write_temp(temp: &Path, bytes: &[u8]) -> io::Result<File> {

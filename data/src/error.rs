@@ -43,6 +43,19 @@ pub enum DataError {
     /// The writer thread is gone (the store is shutting down).
     #[error("the data store is shut down")]
     Closed,
+
+    /// A change's own code panicked; that change was dropped, nothing of it was written.
+    #[error("the change failed inside its own code: {0}")]
+    ChangePanicked(String),
+
+    /// A step after the new content replaced the file failed (`action`): the change is on
+    /// disk, but whether it survives a power cut is not known. Read the state back.
+    #[error("could not {action} after the file was replaced: {source}")]
+    OutcomeUnknown {
+        action: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl DataError {
@@ -85,6 +98,18 @@ impl DataError {
             },
             DataError::Invalid(reason) => DataError::Invalid(reason.clone()),
             DataError::Closed => DataError::Closed,
+            DataError::ChangePanicked(why) => DataError::ChangePanicked(why.clone()),
+            DataError::OutcomeUnknown { action, source } => DataError::OutcomeUnknown {
+                action: action.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+        }
+    }
+
+    pub(crate) fn outcome_unknown(action: impl Into<String>, source: io::Error) -> Self {
+        DataError::OutcomeUnknown {
+            action: action.into(),
+            source,
         }
     }
 
@@ -92,7 +117,10 @@ impl DataError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            DataError::ReadOnly { .. } | DataError::Io { .. } | DataError::Closed
+            DataError::ReadOnly { .. }
+                | DataError::Io { .. }
+                | DataError::Closed
+                | DataError::OutcomeUnknown { .. }
         )
     }
 }

@@ -311,7 +311,14 @@ fn apply_to_user<R, E>(
     mut user: User,
     f: impl FnOnce(&mut User) -> Result<R, E>,
 ) -> Result<(R, bool), UpdateError<E>> {
-    let value = f(&mut user).map_err(UpdateError::Rejected)?;
+    // The closure works on a copy: a panic in it leaves the document as it was.
+    let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut user)))
+        .map_err(|panic| {
+            UpdateError::Data(DataError::ChangePanicked(crate::committer::panic_text(
+                &*panic,
+            )))
+        })?
+        .map_err(UpdateError::Rejected)?;
     let before = doc.users.get(&id).cloned();
     if before.as_deref() == Some(&user) {
         return Ok((value, false));
@@ -343,8 +350,13 @@ fn transact<T: Document, R, E>(
     f: impl FnOnce(&mut T) -> Result<R, E>,
 ) -> Result<(R, bool), UpdateError<E>> {
     let backup = doc.clone();
-    let outcome = f(doc)
-        .map_err(UpdateError::Rejected)
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(doc)))
+        .map_err(|panic| {
+            UpdateError::Data(DataError::ChangePanicked(crate::committer::panic_text(
+                &*panic,
+            )))
+        })
+        .and_then(|result| result.map_err(UpdateError::Rejected))
         .and_then(|value| match doc.validate() {
             Ok(()) => Ok(value),
             Err(reason) => Err(UpdateError::Data(DataError::Invalid(reason))),

@@ -292,3 +292,55 @@ async fn plan_groups_and_logs_round_trip() {
     assert_eq!(tail.len(), 1);
     assert!(tail[0].ends_with(" - INFO - Bot started"));
 }
+
+#[tokio::test]
+async fn a_change_that_panics_fails_alone_and_the_file_takes_later_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    store
+        .upsert_user(&uid("a"), |u, _| {
+            u.groups = vec!["-1001234567890".into()];
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    let before = fs::read(dir.path().join("data/users.json")).unwrap();
+    let one = store
+        .update_user(&uid("a"), |u| -> Result<(), ()> {
+            u.groups.clear();
+            panic!("a bug in one change")
+        })
+        .await;
+    assert!(
+        matches!(one, Err(UpdateError::Data(DataError::ChangePanicked(ref why))) if why.contains("a bug")),
+        "{one:?}"
+    );
+    let all = store
+        .update_users(|doc| -> Result<(), ()> {
+            doc.users.clear();
+            panic!("a bug across users")
+        })
+        .await;
+    assert!(
+        matches!(all, Err(UpdateError::Data(DataError::ChangePanicked(_)))),
+        "{all:?}"
+    );
+    assert_eq!(
+        fs::read(dir.path().join("data/users.json")).unwrap(),
+        before
+    );
+    assert_eq!(store.user("a").unwrap().groups, ["-1001234567890"]);
+    // The file's writer is still there for the next change.
+    store
+        .update_user(&uid("a"), |u| {
+            u.delay_between_posts = 9;
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        users_json(dir.path())["users"]["a"]["delay_between_posts"],
+        9
+    );
+    store.shutdown().unwrap();
+}

@@ -101,24 +101,41 @@ impl Pool {
     }
 
     /// Retires the active pair with this api_id, in place. Refused while sessions are bound to it.
+    ///
+    /// The check and the change are one locked update: both run under users.json's lock (the
+    /// lock assignment binds sessions under), the retirement written to api_pairs.json from
+    /// inside it, so no session can be bound to the pair between the check and the change.
     pub async fn retire_pair(&self, api_id: &str) -> Result<(), SessionsError> {
-        let doc = self.store.pairs();
-        let index = doc
-            .pairs
-            .iter()
-            .position(|p| p.api_id == api_id && !p.retired)
-            .ok_or_else(|| SessionsError::Invalid(format!("API pair {api_id} not found")))?;
-        let usage = usage_of(&self.store.users(), index as u32);
-        if usage > 0 {
-            return Err(SessionsError::PairInUse {
-                api_id: api_id.to_owned(),
-                usage,
-            });
-        }
-        self.store
-            .update_pairs(move |doc| {
-                doc.pairs[index].retired = true;
-                Ok::<_, SessionsError>(())
+        let store = self.store.clone();
+        let wanted = api_id.to_owned();
+        let index = self
+            .store
+            .update_users(move |users| {
+                let pairs = store.pairs();
+                let index = pairs
+                    .pairs
+                    .iter()
+                    .position(|p| p.api_id == wanted && !p.retired)
+                    .ok_or_else(|| {
+                        SessionsError::Invalid(format!("API pair {wanted} not found"))
+                    })?;
+                let usage = usage_of(users, index as u32);
+                if usage > 0 {
+                    return Err(SessionsError::PairInUse {
+                        api_id: wanted,
+                        usage,
+                    });
+                }
+                // api_pairs.json's own writer; it never waits for users.json, so this wait
+                // under users.json's lock cannot deadlock.
+                store
+                    .update_pairs(move |doc| {
+                        doc.pairs[index].retired = true;
+                        Ok::<_, SessionsError>(())
+                    })
+                    .wait()
+                    .map_err(SessionsError::from)?;
+                Ok(index)
             })
             .await?;
         tracing::info!(api_id, index, "API pair retired");

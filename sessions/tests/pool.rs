@@ -319,3 +319,31 @@ async fn admin_operations_follow_the_same_rules() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_is_never_retired_while_a_session_is_being_bound_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rounds = 40;
+    let pool = pool_with(dir.path(), rounds, 0, PoolConfig::default()).await;
+    for round in 0..rounds {
+        // The only active pair: a session assigned now is bound to it.
+        let api_id = (5000 + round).to_string();
+        let index = pool.add_pair(&api_id, &hash(round)).await.unwrap().index;
+        if round > 0 {
+            pool.retire_pair(&(5000 + round - 1).to_string()).await.ok();
+        }
+        let user = format!("t{round}");
+        register(&pool, &user).await;
+        let tenant = uid(&user);
+        let (retired, assigned) = tokio::join!(
+            pool.retire_pair(&api_id),
+            pool.ensure_sessions(&tenant, Some(1))
+        );
+        let pairs = pool.store().pairs();
+        let bound = pool.store().user(&user).unwrap().api_pairs.clone();
+        assert!(
+            !(pairs.pairs[index as usize].retired && bound.contains(&index)),
+            "round {round}: pair {index} retired ({retired:?}) with a session bound to it ({assigned:?})"
+        );
+    }
+}

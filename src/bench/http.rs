@@ -157,9 +157,7 @@ pub fn populated_dir(
     name: &str,
     users: usize,
 ) -> anyhow::Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("herald-bench-{name}-"))
-        .tempdir_in(parent)?;
+    let dir = super::scratch(parent, name)?;
     runtime.block_on(populate(dir.path(), users))?;
     Ok(dir)
 }

@@ -44,3 +44,14 @@ pub fn run(config: &Config, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Memory(args) => memory::run(&args),
     }
 }
+
+/// A throw-away directory `herald-bench-<name>-*` under `parent`, which is created if missing.
+pub(crate) fn scratch(parent: &std::path::Path, name: &str) -> anyhow::Result<tempfile::TempDir> {
+    use anyhow::Context;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    tempfile::Builder::new()
+        .prefix(&format!("herald-bench-{name}-"))
+        .tempdir_in(parent)
+        .with_context(|| format!("cannot create a directory in {}", parent.display()))
+}

@@ -52,9 +52,7 @@ pub enum Door {
 
 pub fn run(args: &PostsArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let dir = tempfile::Builder::new()
-        .prefix("herald-bench-posts-")
-        .tempdir_in(&args.dir)?;
+    let dir = super::scratch(&args.dir, "posts")?;
     line("## bench posts")?;
     line(&format!(
         "setting up {} tenants with one session and {} groups each ...",

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use herald_data::{StatsDelta, Store, StoreConfig, User, UserId};
 
 use super::report::{Summary, bytes, line, ms, table};
@@ -57,10 +56,7 @@ pub fn run(_config: &Config, args: &StoreArgs) -> anyhow::Result<()> {
 }
 
 fn measure(n: usize, args: &StoreArgs) -> anyhow::Result<Vec<String>> {
-    let temp = tempfile::Builder::new()
-        .prefix("herald-bench-store-")
-        .tempdir_in(&args.dir)
-        .with_context(|| format!("cannot create a directory in {}", args.dir.display()))?;
+    let temp = super::scratch(&args.dir, "store")?;
     let store = Store::open(StoreConfig {
         root: temp.path().to_owned(),
         stats_flush_interval: Duration::from_secs(3600),

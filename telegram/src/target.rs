@@ -1,6 +1,6 @@
 //! Where a post goes: a channel id or a public username, parsed once.
 //!
-//! Owns the accepted spellings (`-100<digits>`, `@name`, `name`) and the
+//! Owns the accepted spellings (`-100<digits>`, `@name`, `name`, `[https://]t.me/name`) and the
 //! tenant-facing refusal sentences that the HTTP API returns as they are.
 //! Must never accept anything Telegram could not resolve from that text alone.
 
@@ -47,13 +47,27 @@ impl TargetError {
     }
 }
 
-const USERNAME_RULE: &str = "a username has 5 to 32 letters, digits or underscores";
+const USERNAME_RULE: &str = "a username has 4 to 32 letters, digits or underscores";
 const CHANNEL_RULE: &str = "a channel id is -100 followed by its digits, like -1001234567890";
-const FORMS: &str = "use -100 followed by digits (a channel id), @name or name";
+const FORMS: &str = "use -100 followed by digits (a channel id), @name, name or t.me/name";
+const INVITE_RULE: &str = "invite links cannot be used: Herald posts only in groups the account already is a member of and never joins one; give the group's @name or -100 id";
+const LINK_RULE: &str =
+    "a group's link is t.me/<name>; message and private links (t.me/c/...) are not groups";
+/// How people paste a public group's link.
+const LINK_PREFIXES: [&str; 6] = [
+    "https://t.me/",
+    "http://t.me/",
+    "t.me/",
+    "https://telegram.me/",
+    "http://telegram.me/",
+    "telegram.me/",
+];
 
 impl Target {
-    /// Parses `-100<digits>`, `@name` or `name` (name: 5 to 32 of `[A-Za-z0-9_]`).
-    /// Surrounding whitespace is ignored; anything else is refused.
+    /// Parses `-100<digits>`, `@name`, `name` or a public link `[https://]t.me/name` (name:
+    /// 4 to 32 of `[A-Za-z0-9_]`; Telegram sells four-character collectible usernames).
+    /// Surrounding whitespace is ignored; invite links are refused with the reason (Herald
+    /// never joins a group); anything else is refused.
     pub fn parse(text: &str) -> Result<Self, TargetError> {
         let t = text.trim();
         if t.is_empty() {
@@ -61,6 +75,20 @@ impl Target {
         }
         if t.starts_with('-') {
             return parse_channel_id(t).ok_or_else(|| TargetError::new(text, CHANNEL_RULE));
+        }
+        if let Some(rest) = link_path(t) {
+            let rest = rest.trim_end_matches('/');
+            if rest.starts_with('+') || rest.to_ascii_lowercase().starts_with("joinchat/") {
+                return Err(TargetError::new(text, INVITE_RULE));
+            }
+            if rest.contains('/') || rest.contains('?') {
+                return Err(TargetError::new(text, LINK_RULE));
+            }
+            return if is_username(rest) {
+                Ok(Self::Username(rest.to_owned()))
+            } else {
+                Err(TargetError::new(text, USERNAME_RULE))
+            };
         }
         let name = t.strip_prefix('@').unwrap_or(t);
         if name.starts_with('@') || name.contains(['/', ':', ' ']) {
@@ -100,9 +128,18 @@ fn parse_channel_id(t: &str) -> Option<Target> {
     (CHANNEL_IDS.contains(&id) || MONOFORUM_IDS.contains(&id)).then_some(Target::ChannelId(id))
 }
 
-/// 5 to 32 of `[A-Za-z0-9_]`, the rule Herald's contract states.
+/// What follows a `t.me/` (or `telegram.me/`) prefix, in any case of the prefix.
+fn link_path(t: &str) -> Option<&str> {
+    LINK_PREFIXES.iter().find_map(|prefix| {
+        let head = t.get(..prefix.len())?;
+        head.eq_ignore_ascii_case(prefix)
+            .then(|| &t[prefix.len()..])
+    })
+}
+
+/// 4 to 32 of `[A-Za-z0-9_]`, the rule Herald's contract states.
 pub(crate) fn is_username(name: &str) -> bool {
-    (5..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    (4..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Echoing a megabyte of input back in an error helps nobody.
@@ -175,6 +212,24 @@ mod tests {
             Target::parse("@MyGroup").map(|t| t.key()),
             Ok("@mygroup".into())
         );
+        // What tenants paste: links to public groups, and four-character collectible names.
+        for pasted in [
+            "https://t.me/My_Group1",
+            "t.me/My_Group1",
+            "HTTPS://T.ME/My_Group1/",
+            "telegram.me/My_Group1",
+        ] {
+            assert_eq!(
+                Target::parse(pasted),
+                Ok(Target::Username("My_Group1".into())),
+                "{pasted}"
+            );
+        }
+        assert_eq!(Target::parse("@abcd"), Ok(Target::Username("abcd".into())));
+        assert_eq!(
+            Target::parse("t.me/abcd").map(|t| t.to_string()),
+            Ok("@abcd".into())
+        );
     }
 
     #[test]
@@ -186,8 +241,8 @@ mod tests {
                 .unwrap_or_default()
         };
         assert_eq!(
-            msg("@ab"),
-            "Invalid group '@ab': a username has 5 to 32 letters, digits or underscores"
+            msg("@abc"),
+            "Invalid group '@abc': a username has 4 to 32 letters, digits or underscores"
         );
         assert_eq!(
             msg("-100abc"),
@@ -196,10 +251,23 @@ mod tests {
         assert!(msg("-1001").contains("channel id"));
         assert!(msg("-12345").contains("channel id"));
         assert!(msg("").contains("use -100"));
-        assert!(msg("https://t.me/group").contains("use -100"));
         assert!(msg("@@group").contains("use -100"));
-        assert!(msg(&"a".repeat(33)).contains("5 to 32"));
-        assert!(msg("grüße_gruppe").contains("5 to 32"));
+        assert!(msg("https://example.com/group").contains("use -100"));
+        assert!(msg(&"a".repeat(33)).contains("4 to 32"));
+        assert!(msg("grüße_gruppe").contains("4 to 32"));
+        for invite in [
+            "https://t.me/+AbCdEfGhIjKlMnOp",
+            "t.me/joinchat/AAAAAEkk2WdoDrB4-Q8-gg",
+            "https://t.me/JoinChat/AAAAAE",
+        ] {
+            assert!(
+                msg(invite).contains("never joins"),
+                "{invite}: {}",
+                msg(invite)
+            );
+        }
+        assert!(msg("https://t.me/c/1234567890/5").contains("message and private links"));
+        assert!(msg("t.me/some_channel/42").contains("message and private links"));
         assert!(msg(&"x".repeat(5000)).len() < 200);
     }
 
@@ -222,14 +290,14 @@ mod tests {
         }
 
         #[test]
-        fn display_round_trips(s in "(@?[A-Za-z0-9_]{5,32})|(-100[0-9]{10})") {
+        fn display_round_trips(s in "((https://)?t\\.me/)?(@?[A-Za-z0-9_]{4,32})|(-100[0-9]{10})") {
             if let Ok(t) = Target::parse(&s) {
                 prop_assert_eq!(Target::parse(&t.to_string()), Ok(t));
             }
         }
 
         #[test]
-        fn valid_usernames_always_parse(name in "[A-Za-z0-9_]{5,32}") {
+        fn valid_usernames_always_parse(name in "[A-Za-z0-9_]{4,32}") {
             prop_assert_eq!(Target::parse(&format!("@{name}")), Ok(Target::Username(name)));
         }
     }

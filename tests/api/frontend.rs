@@ -354,3 +354,39 @@ async fn the_calls_the_frontend_sends_without_a_token_stay_401() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn groups_are_taken_as_tenants_paste_them_and_invite_links_are_refused_with_the_reason() {
+    let app = spawn_app(0).await;
+    let token = app.token("paster");
+    let (status, body) = app
+        .post(
+            "/api/bot/update-groups",
+            &token,
+            json!({"groups": ["https://t.me/Bakery_Fans", "t.me/news_room/", "abcd", "@wxyz"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, state) = app.get("/api/sync/state", &token).await;
+    assert_eq!(
+        state["user"]["groups"],
+        json!(["@Bakery_Fans", "@news_room", "abcd", "@wxyz"])
+    );
+    let before = app.users_json();
+    for invite in [
+        "https://t.me/+AbCdEfGh12345",
+        "t.me/joinchat/AAAAAEkk2WdoDrB4",
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/bot/update-groups",
+                &token,
+                json!({"groups": [invite]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(detail(&body).contains("never joins"), "{body}");
+    }
+    assert_eq!(app.users_json(), before, "a refused list stored nothing");
+    app.stop().await;
+}

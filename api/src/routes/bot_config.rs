@@ -208,7 +208,8 @@ fn checked_content(kind: PostKind, content: String) -> Result<String, ApiError> 
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateGroupsRequest {
-    /// `-100<digits>`, `@name` or `name` (5 to 32 letters, digits, underscores); at most 1000.
+    /// `-100<digits>`, `@name`, `name` or `[https://]t.me/name` (stored as `@name`); a name has
+    /// 4 to 32 letters, digits, underscores; invite links are refused; at most 1000.
     #[schema(max_items = 1000)]
     groups: Vec<String>,
 }
@@ -234,8 +235,15 @@ pub(crate) fn check_groups(groups: &[String]) -> Result<Vec<String>, ApiError> {
             if g.is_empty() {
                 return Err(ApiError::bad_request("Groups cannot be empty strings"));
             }
+            // A pasted link is kept as the @name it names; other spellings as the tenant wrote them.
             Target::parse(g)
-                .map(|_| g.to_owned())
+                .map(|t| {
+                    if g.contains('/') {
+                        t.to_string()
+                    } else {
+                        g.to_owned()
+                    }
+                })
                 .map_err(|e| ApiError::bad_request(e.to_string()))
         })
         .collect()

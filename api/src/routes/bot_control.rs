@@ -91,7 +91,7 @@ pub async fn start(
         .engine
         .command(&tenant.user, command, state.inner.config.command_wait)
         .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        .map_err(ApiError::engine_unavailable)?;
     match outcome {
         Some(CommandOutcome::Running {
             sessions,
@@ -155,7 +155,7 @@ pub async fn stop(State(state): State<AppState>, tenant: Tenant) -> Result<Respo
             state.inner.config.command_wait,
         )
         .await
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        .map_err(ApiError::engine_unavailable)?;
     let (code, message, status) = match outcome {
         Some(CommandOutcome::Stopped) => (StatusCode::OK, "Bot stopped", "stopped"),
         Some(CommandOutcome::Stopping) => (
