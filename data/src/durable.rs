@@ -13,10 +13,21 @@ use std::path::Path;
 use rand::Rng;
 
 /// Replaces `target` with `bytes`, durably. `label` names the file in errors (`data/users.json`).
+/// A failure before the rename changed nothing (`Io`); one after it (the directory's fsync) is
+/// `OutcomeUnknown`: the new content is in place, its durability is not known.
 pub(crate) fn replace_file(
     target: &Path,
     bytes: &[u8],
     label: &str,
+) -> Result<File, crate::DataError> {
+    replace_file_syncing(target, bytes, label, sync_dir)
+}
+
+fn replace_file_syncing(
+    target: &Path,
+    bytes: &[u8],
+    label: &str,
+    sync_dir: impl Fn(&Path) -> io::Result<()>,
 ) -> Result<File, crate::DataError> {
     let dir = target.parent().unwrap_or_else(|| Path::new("."));
     let file_name = target
@@ -92,6 +103,24 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_failure_after_the_rename_says_the_outcome_is_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("users.json");
+        fs::write(&target, b"old").unwrap();
+        let failing = |_: &Path| Err(io::Error::other("fsync of the directory failed"));
+        let err = replace_file_syncing(&target, b"new", "data/users.json", failing).unwrap_err();
+        assert!(
+            matches!(err, crate::DataError::OutcomeUnknown { .. }),
+            "{err:?}"
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"new", "the change is in place");
+        // A failure before the rename changed nothing and says so.
+        let missing = dir.path().join("gone/users.json");
+        let err = replace_file(&missing, b"new", "data/users.json").unwrap_err();
+        assert!(matches!(err, crate::DataError::Io { .. }), "{err:?}");
+    }
 
     #[test]
     fn replaces_content_with_mode_0600_and_leaves_no_temp_file() {
