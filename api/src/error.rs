@@ -177,6 +177,9 @@ impl From<SessionsError> for ApiError {
             }
             SessionsError::Conflict(message) => ApiError::conflict(message),
             SessionsError::Invalid(message) => ApiError::bad_request(message),
+            SessionsError::TooLarge(message) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+            }
             SessionsError::PairInUse { api_id, usage } => ApiError::conflict(format!(
                 "API pair {api_id} is in use by {usage} session(s); unassign them first"
             )),

@@ -29,6 +29,10 @@ pub enum SessionsError {
     #[error("{0}")]
     Invalid(String),
 
+    /// An upload expands past what Herald accepts.
+    #[error("{0}")]
+    TooLarge(String),
+
     #[error("API pair {api_id} is in use by {usage} session(s)")]
     PairInUse { api_id: String, usage: usize },
 

@@ -3,7 +3,6 @@
 //! server paths.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use axum::extract::{Multipart, State};
 use chrono::{DateTime, Utc};
@@ -19,9 +18,6 @@ use crate::error::{ApiError, ErrorBody};
 use crate::state::{AppState, HealthReport, SessionHealth};
 
 /// Bounds on a bulk upload: entries, total uncompressed bytes, compression ratio of one entry.
-const MAX_ZIP_ENTRIES: usize = 1000;
-const MAX_ZIP_TOTAL: u64 = 256 * 1024 * 1024;
-const MAX_ZIP_RATIO: u64 = 100;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Counts {
@@ -189,93 +185,18 @@ pub async fn bulk_upload(
 ) -> Result<axum::Json<BulkResponse>, ApiError> {
     let (_, bytes) = file_field(multipart).await?;
     let pool = state.inner.pool.clone();
-    let (extracted, rejected) = tokio::task::spawn_blocking(move || unzip_into_pool(&pool, &bytes))
+    let import = tokio::task::spawn_blocking(move || pool.import_zip(&bytes))
         .await
         .map_err(ApiError::internal)??;
     Ok(axum::Json(BulkResponse {
         success: true,
-        extracted,
-        rejected,
+        extracted: import.extracted,
+        rejected: import
+            .rejected
+            .into_iter()
+            .map(|(filename, reason)| Rejected { filename, reason })
+            .collect(),
     }))
-}
-
-fn unzip_into_pool(
-    pool: &herald_sessions::Pool,
-    bytes: &[u8],
-) -> Result<(Vec<String>, Vec<Rejected>), ApiError> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| ApiError::bad_request(format!("Not a zip file: {e}")))?;
-    if archive.len() > MAX_ZIP_ENTRIES {
-        return Err(ApiError::bad_request(format!(
-            "The zip holds {} entries; at most {MAX_ZIP_ENTRIES} are accepted",
-            archive.len()
-        )));
-    }
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut rejected = Vec::new();
-    let mut total = 0u64;
-    for i in 0..archive.len() {
-        let mut entry = archive
-            .by_index(i)
-            .map_err(|e| ApiError::bad_request(format!("Unreadable zip: {e}")))?;
-        let name = entry.name().to_owned();
-        if entry.is_dir() {
-            continue;
-        }
-        let refuse = |reason: &str| Rejected {
-            filename: name.clone(),
-            reason: reason.to_owned(),
-        };
-        if name.contains('/') || name.contains('\\') || name.contains("..") || name.starts_with('.')
-        {
-            rejected.push(refuse("the entry would land outside sessions/unused/ (folders, '..' and hidden names are refused)"));
-            continue;
-        }
-        let compressed = entry.compressed_size().max(1);
-        // Never trust the header's size: read at most one byte past the limit.
-        let mut data = Vec::new();
-        let read = (&mut entry)
-            .take(MAX_SESSION_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut data);
-        if read.is_err() {
-            rejected.push(refuse("the entry cannot be decompressed"));
-            continue;
-        }
-        if data.len() > MAX_SESSION_FILE_BYTES {
-            rejected.push(refuse("the entry is too large to be a session"));
-            continue;
-        }
-        if data.len() as u64 / compressed > MAX_ZIP_RATIO {
-            rejected.push(refuse(
-                "the entry's compression ratio is suspicious (a zip bomb?)",
-            ));
-            continue;
-        }
-        total += data.len() as u64;
-        if total > MAX_ZIP_TOTAL {
-            return Err(ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The zip expands to too many bytes",
-            ));
-        }
-        files.insert(name, data);
-    }
-    let mut extracted = Vec::new();
-    for (name, data) in &files {
-        if name.ends_with("-journal") {
-            continue;
-        }
-        let journal = files.get(&format!("{name}-journal")).map(Vec::as_slice);
-        match pool.import_bytes(name, data, journal) {
-            Ok(imported) => extracted.push(imported.name),
-            Err(err) => rejected.push(Rejected {
-                filename: name.clone(),
-                reason: err.to_string(),
-            }),
-        }
-    }
-    Ok((extracted, rejected))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
