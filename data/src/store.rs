@@ -136,6 +136,18 @@ impl Store {
         self.inner.users.current().users.get(id).cloned()
     }
 
+    /// The record as last parsed, for read routes: a change another process made a moment
+    /// ago may not be in it yet (it is re-parsed off the async runtime meanwhile). Never for a
+    /// decision (a command, a cycle): use [`Store::user`].
+    pub fn user_recent(&self, id: &str) -> Option<Arc<User>> {
+        self.inner.users.recent().users.get(id).cloned()
+    }
+
+    /// [`Store::users`] with [`Store::user_recent`]'s freshness.
+    pub fn users_recent(&self) -> Arc<UsersDoc> {
+        self.inner.users.recent()
+    }
+
     /// Changes one existing user. The closure sees a copy; the record is written only if the
     /// closure returns `Ok` and the result validates. `UserNotFound` if there is no record.
     pub fn update_user<R, E, F>(&self, id: &UserId, f: F) -> Pending<R, E>
@@ -264,6 +276,11 @@ impl Store {
     /// Appends a line to the tenant's log (written within a second). Never pass secrets.
     pub fn log(&self, user: &UserId, level: Level, message: &str) {
         self.inner.logs.log(user, level, message);
+    }
+
+    /// Whether the tenant has a log to read (see [`Store::log_tail`]); two `stat`s.
+    pub fn has_log(&self, user: &UserId) -> bool {
+        self.inner.logs.exists(user)
     }
 
     pub fn log_tail(&self, user: &UserId, lines: usize) -> Vec<String> {

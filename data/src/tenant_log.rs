@@ -110,6 +110,17 @@ impl TenantLogs {
         }
     }
 
+    /// Whether the tenant has a log of today or yesterday (two `stat`s: cheap enough for a
+    /// caller on an async runtime to ask before sending the read to the blocking pool).
+    pub(crate) fn exists(&self, user: &UserId) -> bool {
+        let today = Utc::now().date_naive();
+        let dir = self.dir.join(user.as_str());
+        [Some(today), today.pred_opt()]
+            .into_iter()
+            .flatten()
+            .any(|day| day_file(&dir, day).exists())
+    }
+
     /// The last `lines` lines of the tenant's log: today's file, topped up from yesterday's so the
     /// view does not go blank at midnight.
     pub(crate) fn tail(&self, user: &UserId, lines: usize) -> Vec<String> {

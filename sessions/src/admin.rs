@@ -130,7 +130,7 @@ impl Pool {
     /// Assigns a named unused session to a tenant, bound to the least-used pair with room.
     pub async fn assign_named(&self, user: &UserId, session: &str) -> Result<(), SessionsError> {
         check_session_name(session).map_err(SessionsError::Invalid)?;
-        let unused = self.folders.list(&Place::Unused)?;
+        let unused = self.folders.list_off_runtime(&Place::Unused).await?;
         if !unused.iter().any(|s| s == session) {
             return Err(SessionsError::SessionNotFound(mask_session_name(session)));
         }

@@ -75,6 +75,15 @@ impl Folders {
         list_sessions(&self.dir(place)?)
     }
 
+    /// [`Folders::list`] on the blocking pool: a directory walk must not hold an async
+    /// runtime's thread (the pool's async operations list through this).
+    pub async fn list_off_runtime(&self, place: &Place) -> Result<Vec<String>, SessionsError> {
+        let dir = self.dir(place)?;
+        tokio::task::spawn_blocking(move || list_sessions(&dir))
+            .await
+            .map_err(|e| SessionsError::io("list sessions", std::io::Error::other(e)))?
+    }
+
     /// Every `(user_id, file)` under `assigned/`, whatever users.json says.
     pub fn list_assigned(&self) -> Result<Vec<(String, String)>, SessionsError> {
         let root = self.layout.session_folder(SessionFolder::Assigned);

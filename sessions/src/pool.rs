@@ -103,7 +103,7 @@ impl Pool {
         user: &UserId,
         wanted: Option<u32>,
     ) -> Result<Assignment, SessionsError> {
-        let unused = self.folders.list(&Place::Unused)?;
+        let unused = self.folders.list_off_runtime(&Place::Unused).await?;
         let pool = self.clone();
         let default_wanted = self.config.sessions_per_user;
         let id = user.to_string();
@@ -167,7 +167,7 @@ impl Pool {
         session: &str,
         reason: &str,
     ) -> Result<Quarantined, SessionsError> {
-        let unused = self.folders.list(&Place::Unused)?;
+        let unused = self.folders.list_off_runtime(&Place::Unused).await?;
         let pool = self.clone();
         let (id, session_name, reason_text) =
             (user.to_string(), session.to_owned(), reason.to_owned());

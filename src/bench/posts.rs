@@ -297,7 +297,7 @@ fn total_posts(root: &std::path::Path) -> anyhow::Result<u64> {
 }
 
 /// The data manager's write count for a file (kept in the lock file's first 8 bytes).
-fn generation(lock: &std::path::Path) -> u64 {
+pub(crate) fn generation(lock: &std::path::Path) -> u64 {
     let bytes = std::fs::read(lock).unwrap_or_default();
     let _ = std::fs::metadata(lock).map(|m| m.size());
     bytes

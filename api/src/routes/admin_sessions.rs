@@ -56,7 +56,11 @@ pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> Result<axum::Json<ListResponse>, ApiError> {
-    let l = state.inner.pool.listing()?;
+    // A walk of the session folders: on the blocking pool, not the runtime's threads.
+    let pool = state.inner.pool.clone();
+    let l = tokio::task::spawn_blocking(move || pool.listing())
+        .await
+        .map_err(ApiError::internal)??;
     let counts = Counts {
         total: l.unused.len() + l.assigned.len() + l.banned.len() + l.frozen.len(),
         unused: l.unused.len(),

@@ -88,7 +88,7 @@ pub struct BotHealth {
 /// Sessions of running bots, banned sessions, and the latest activity of any tenant.
 #[utoipa::path(get, path = "/api/bot/health", tag = "health", responses((status = 200, body = BotHealth)))]
 pub async fn bots(State(state): State<AppState>) -> axum::Json<BotHealth> {
-    let users = state.inner.store.users();
+    let users = state.inner.store.users_recent();
     let active_sessions = users
         .users
         .values()
