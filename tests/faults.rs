@@ -180,6 +180,7 @@ async fn redis_stopped_for_ten_seconds_every_process_reconnects_and_nothing_on_d
         .collect();
 
     d.redis.kill();
+    let gone = Utc::now();
     // While Redis is away the API still answers (reads come from the data files).
     random_pause(2_000, 1_000).await;
     let during = d
@@ -197,6 +198,14 @@ async fn redis_stopped_for_ten_seconds_every_process_reconnects_and_nothing_on_d
         assert!(!said.contains(leak), "the 503 says '{leak}': {body}");
     }
     tokio::time::sleep(Duration::from_secs(8)).await;
+    // No send without its checkpoint: with Redis gone no checkpoint can be written, so no post
+    // starts (one in flight at the kill may still end).
+    let blind: Vec<_> = d
+        .journal()
+        .into_iter()
+        .filter(|e| e.started_at > gone + chrono::Duration::milliseconds(500))
+        .collect();
+    assert!(blind.is_empty(), "posts made while no checkpoint could be written: {blind:?}");
     d.redis.start_again();
     let back = Utc::now();
 

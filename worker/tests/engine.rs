@@ -292,3 +292,41 @@ async fn a_dead_session_is_quarantined_and_replaced() {
     assert_eq!(user.assigned_sessions.len(), 1);
     assert_ne!(user.assigned_sessions[0], session_name(0));
 }
+
+#[tokio::test]
+async fn a_checkpoint_entry_that_cannot_be_read_is_in_doubt_never_posted_again_that_cycle() {
+    let engine = Engine::start(Options::new(1, ""), 1).await;
+    engine.tenant("d", 3).await;
+    // What a torn or foreign write would leave: cycle 1 of "d" already holds an unreadable
+    // entry for the first group.
+    engine
+        .coord()
+        .checkpoint_put("d", 1, &group(0), "{not a checkpoint")
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.start_bot("d", 1).await,
+        CommandOutcome::Running { .. }
+    ));
+    engine
+        .wait_journal(30, "cycle 2", |j| cycles_of(j, "d").contains(&2))
+        .await;
+    let journal = engine.journal();
+    let first: Vec<&str> = journal
+        .iter()
+        .filter(|e| e.cycle == 1)
+        .map(|e| e.target.as_str())
+        .collect();
+    assert!(!first.contains(&group(0).as_str()), "{first:?}");
+    assert_eq!(first.len(), 2);
+    assert!(
+        journal
+            .iter()
+            .any(|e| e.cycle == 2 && e.target == group(0)),
+        "the next cycle posts it again"
+    );
+    engine.store().flush_logs();
+    let log = engine.store().log_tail(&uid("d"), 100).join("\n");
+    assert!(log.contains("cannot be read"), "{log}");
+    engine.shutdown().await;
+}
