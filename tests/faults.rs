@@ -205,7 +205,10 @@ async fn redis_stopped_for_ten_seconds_every_process_reconnects_and_nothing_on_d
         .into_iter()
         .filter(|e| e.started_at > gone + chrono::Duration::milliseconds(500))
         .collect();
-    assert!(blind.is_empty(), "posts made while no checkpoint could be written: {blind:?}");
+    assert!(
+        blind.is_empty(),
+        "posts made while no checkpoint could be written: {blind:?}"
+    );
     d.redis.start_again();
     let back = Utc::now();
 

@@ -347,7 +347,10 @@ async fn peer_flood_parks_the_account() {
     })
     .await;
     // Parked: the next cycles skip it rather than call Telegram again.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_for(30, "two more cycles skipped", || {
+        tenant_log(&p.d, "parked").contains("Cycle 3 skipped: no usable session")
+    })
+    .await;
     settle(&p.d, &["parked"]).await;
     let entries = p.d.journal();
     assert_eq!(

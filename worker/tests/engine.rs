@@ -320,9 +320,7 @@ async fn a_checkpoint_entry_that_cannot_be_read_is_in_doubt_never_posted_again_t
     assert!(!first.contains(&group(0).as_str()), "{first:?}");
     assert_eq!(first.len(), 2);
     assert!(
-        journal
-            .iter()
-            .any(|e| e.cycle == 2 && e.target == group(0)),
+        journal.iter().any(|e| e.cycle == 2 && e.target == group(0)),
         "the next cycle posts it again"
     );
     engine.store().flush_logs();
