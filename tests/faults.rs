@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use support::deployment::{Deployment, wait_for};
+use support::deployment::Deployment;
 use support::invariants::{check_counters, check_files, check_journal, users_doc};
 
 const TENANTS: usize = 4;
@@ -39,15 +39,6 @@ async fn random_pause(min_ms: u64, spread_ms: u64) {
     .await;
 }
 
-/// Waits until `process`'s log holds `text`.
-async fn wait_log(process: &support::Herald, text: &str, secs: u64) {
-    let path = process.log_path();
-    wait_for(secs, text, || {
-        std::fs::read_to_string(&path).is_ok_and(|log| log.contains(text))
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn workers_sigkilled_again_and_again_lose_and_duplicate_nothing() {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -58,7 +49,7 @@ async fn workers_sigkilled_again_and_again_lose_and_duplicate_nothing() {
         d.spawn("kills-worker-0", "worker"),
         d.spawn("kills-worker-1", "worker"),
     ];
-    wait_log(&scheduler, "scheduler is now the leader", 30).await;
+    scheduler.wait_log("scheduler is now the leader", 30).await;
     d.wait_healthy().await;
     let users = tenants("kills");
     let began = Utc::now();
@@ -95,7 +86,7 @@ async fn scheduler_sigkilled_the_standby_takes_over_and_every_bot_ends_stopped_s
     let _turn = ONE_AT_A_TIME.lock().await;
     let d = deployment().await;
     let mut leader = d.spawn("sched-leader", "scheduler");
-    wait_log(&leader, "scheduler is now the leader", 30).await;
+    leader.wait_log("scheduler is now the leader", 30).await;
     let standby = d.spawn("sched-standby", "scheduler");
     let _api = d.spawn("sched-api", "api");
     let mut worker = d.spawn("sched-worker", "worker");
@@ -110,7 +101,7 @@ async fn scheduler_sigkilled_the_standby_takes_over_and_every_bot_ends_stopped_s
 
     leader.kill();
     // The standby leads once the lease lapses (1.5 s) and applies the restart rule.
-    wait_log(&standby, "scheduler is now the leader", 30).await;
+    standby.wait_log("scheduler is now the leader", 30).await;
     d.wait_stopped(&users, 30).await;
     let standby_log = std::fs::read_to_string(standby.log_path()).unwrap();
     assert!(standby_log.contains("stopped every running bot after a restart"));
@@ -156,7 +147,7 @@ async fn redis_stopped_for_ten_seconds_every_process_reconnects_and_nothing_on_d
     let _turn = ONE_AT_A_TIME.lock().await;
     let mut d = deployment().await;
     let mut scheduler = d.spawn("redis-scheduler", "scheduler");
-    wait_log(&scheduler, "scheduler is now the leader", 30).await;
+    scheduler.wait_log("scheduler is now the leader", 30).await;
     let mut api = d.spawn("redis-api", "api");
     let mut workers = [
         d.spawn("redis-worker-0", "worker"),

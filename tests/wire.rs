@@ -28,24 +28,9 @@ use support::{Herald, session_name};
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Waits until `process`'s log holds `text`.
-async fn wait_log(process: &Herald, text: &str, secs: u64) {
-    let path = process.log_path();
-    wait_for(secs, text, || {
-        std::fs::read_to_string(&path).is_ok_and(|log| log.contains(text))
-    })
-    .await;
-}
-
 /// A tenant's log, all of it.
 fn tenant_log(d: &Deployment, user: &str) -> String {
-    let Ok(files) = std::fs::read_dir(d.root().join("logs").join(user)) else {
-        return String::new();
-    };
-    files
-        .flatten()
-        .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
-        .collect()
+    support::tenant_log(d.root(), user)
 }
 
 /// `herald all` (on the deployment's Redis) posting through an in-process test DC.
@@ -143,14 +128,14 @@ async fn the_scaled_out_engine_on_grammers_posts_every_group_once_per_cycle() {
     // `herald testdc` as its own process, as an operator would run it.
     let dc_addr = format!("127.0.0.1:{}", support::free_port());
     let dc = Herald::spawn("wire-dc", &["testdc", "--listen", &dc_addr], &d.env);
-    wait_log(&dc, "test DC serving", 30).await;
+    dc.wait_log("test DC serving", 30).await;
     d.set_env(&support::env_vars(&[
         ("HERALD_TELEGRAM", "grammers"),
         ("HERALD_TELEGRAM_DC_ADDR", &dc_addr),
         ("HERALD_TELEGRAM_CALL_TIMEOUT_MS", "5000"),
     ]));
     let scheduler = d.spawn("wire-scheduler", "scheduler");
-    wait_log(&scheduler, "scheduler is now the leader", 30).await;
+    scheduler.wait_log("scheduler is now the leader", 30).await;
     let mut api = d.spawn("wire-api", "api");
     let mut workers = [
         d.spawn("wire-worker-0", "worker"),
@@ -490,7 +475,7 @@ async fn a_worker_killed_mid_send_is_resumed_with_the_same_random_id() {
     });
     d.set_env(&dc.env(60_000));
     let scheduler = d.spawn("mid-scheduler", "scheduler");
-    wait_log(&scheduler, "scheduler is now the leader", 30).await;
+    scheduler.wait_log("scheduler is now the leader", 30).await;
     let _api = d.spawn("mid-api", "api");
     let mut worker = d.spawn("mid-worker-0", "worker");
     d.wait_healthy().await;

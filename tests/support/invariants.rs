@@ -65,18 +65,10 @@ pub fn check_files(root: &Path) {
 pub fn in_doubt(root: &Path, users: &[String]) -> HashMap<String, u64> {
     let mut found = HashMap::new();
     for user in users {
-        let Ok(files) = std::fs::read_dir(root.join("logs").join(user)) else {
-            continue;
-        };
-        let count = files
-            .flatten()
-            .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
-            .map(|text| {
-                text.lines()
-                    .filter(|l| l.contains("is unknown (its worker stopped mid-send)"))
-                    .count() as u64
-            })
-            .sum::<u64>();
+        let count = super::tenant_log(root, user)
+            .lines()
+            .filter(|l| l.contains("is unknown (its worker stopped mid-send)"))
+            .count() as u64;
         if count > 0 {
             found.insert(user.clone(), count);
         }

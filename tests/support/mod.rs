@@ -57,6 +57,17 @@ pub async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde
         .unwrap()
 }
 
+/// A tenant's log under `root`, every day's file of it.
+pub fn tenant_log(root: &Path, user: &str) -> String {
+    let Ok(files) = std::fs::read_dir(root.join("logs").join(user)) else {
+        return String::new();
+    };
+    files
+        .flatten()
+        .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+        .collect()
+}
+
 /// Every attempt in the simulator's journal at `path`, none before the first.
 pub fn read_journal(path: &Path) -> Vec<herald_telegram::sim::JournalEntry> {
     if path.exists() {
@@ -166,6 +177,15 @@ impl Herald {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         self.child.wait().unwrap()
+    }
+
+    /// Waits (up to `secs`) until this process's log holds `text`.
+    pub async fn wait_log(&self, text: &str, secs: u64) {
+        let path = self.log_path();
+        deployment::wait_for(secs, text, || {
+            std::fs::read_to_string(&path).is_ok_and(|log| log.contains(text))
+        })
+        .await;
     }
 
     pub fn log_path(&self) -> PathBuf {
