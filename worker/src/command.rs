@@ -115,7 +115,14 @@ async fn start(
     if let Some(mode) = mode {
         planned.execution_mode = mode;
     }
-    if let Err(why) = plan::work_of(&planned, &crate::cycle::plan_groups(worker, &planned)) {
+    let plan_groups = match crate::cycle::plan_groups(worker, &planned) {
+        Ok(groups) => groups,
+        Err(err) => {
+            tracing::error!(user.id = %user, error = %err, "cannot read the plan's group file");
+            return refused(RefusalReason::Internal, "Could not start the bot; try again");
+        }
+    };
+    if let Err(why) = plan::work_of(&planned, &plan_groups) {
         return refused(RefusalReason::Invalid, why.to_string());
     }
     let assignment = match w.pool.ensure_sessions(user, wanted).await {

@@ -110,18 +110,18 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
     Ok(())
 }
 
-/// The operator's groups for the tenant's execution mode (empty when the file has none).
-pub(crate) fn plan_groups(worker: &Worker, record: &herald_data::User) -> Vec<String> {
+/// The operator's groups for the tenant's execution mode (empty when the file has none). An
+/// unreadable file is an error, never "no plan groups": the tenant's own groups would then be
+/// posted to in the plan's place.
+pub(crate) fn plan_groups(
+    worker: &Worker,
+    record: &herald_data::User,
+) -> Result<Vec<String>, herald_data::DataError> {
     let plan_file = match record.execution_mode {
         ExecutionMode::Starter => Plan::Starter,
         ExecutionMode::Enterprise => Plan::Enterprise,
     };
-    worker
-        .inner
-        .store
-        .plan_groups(plan_file)
-        .map(|p| p.groups.to_vec())
-        .unwrap_or_default()
+    Ok(worker.inner.store.plan_groups(plan_file)?.groups.to_vec())
 }
 
 async fn execute(
@@ -142,7 +142,19 @@ async fn execute(
     }
     let pause = plan::cycle_pause(&record, w.config.min_delay_between_cycles);
     let next = || Ending::Finished(Some(clock::now() + pause));
-    let (post, groups) = match plan::work_of(&record, &plan_groups(worker, &record)) {
+    let plan_groups = match plan_groups(worker, &record) {
+        Ok(groups) => groups,
+        Err(err) => {
+            tracing::error!(user.id = %user, error = %err, "cannot read the plan's group file");
+            w.store.log(
+                user,
+                Level::Warning,
+                &format!("Cycle {cycle_no} skipped: the operator's group file cannot be read"),
+            );
+            return next();
+        }
+    };
+    let (post, groups) = match plan::work_of(&record, &plan_groups) {
         Ok(work) => work,
         Err(why) => {
             w.store.log(
