@@ -313,7 +313,13 @@ impl SessionCtx {
             if let Err(err) = checkpoints.put(group, entry).await {
                 return self.cannot_record(group, &err);
             }
-            let result = connection.send(target, &self.post, &label).await;
+            // A cycle whose leases were lost lets go at once, mid-send too: its successor is
+            // about to connect this session, and a key on two connections is killed. The entry
+            // stays `sending`, so the successor re-sends it with the same random id.
+            let result = tokio::select! {
+                result = connection.send(target, &self.post, &label) => result,
+                () = self.lost.cancelled() => return Next::StopSession,
+            };
             let now = clock::now();
             if let Some(ticket) = checkpoints.count(entry, &result) {
                 self.tickets.note(&ticket);
