@@ -119,7 +119,10 @@ async fn start(
         Ok(groups) => groups,
         Err(err) => {
             tracing::error!(user.id = %user, error = %err, "cannot read the plan's group file");
-            return refused(RefusalReason::Internal, "Could not start the bot; try again");
+            return refused(
+                RefusalReason::Internal,
+                "Could not start the bot; try again",
+            );
         }
     };
     if let Err(why) = plan::work_of(&planned, &plan_groups) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use herald_data::BotStatus;
+use herald_jobs::testing::RedisServer;
 use herald_jobs::{CommandAction, CommandOutcome, RefusalReason};
 use herald_telegram::SendError;
 use herald_telegram::sim::{JournalEntry, Outcome};
@@ -229,6 +230,56 @@ async fn a_flood_wait_is_honoured_to_the_second_then_the_group_is_posted() {
         journal.iter().all(|e| e.violation.is_none()),
         "posted inside a flood wait"
     );
+}
+
+#[tokio::test]
+async fn a_flood_wait_that_cannot_be_recorded_stops_the_session_for_the_cycle() {
+    // The workers' Redis user may read pauses but not write them: every other key is theirs.
+    let server = RedisServer::start();
+    let acl = [
+        "ACL",
+        "SETUSER",
+        "worker",
+        "on",
+        ">pw",
+        "~herald:[^p]*",
+        "~herald:pe*",
+        "%R~herald:pa*",
+        "&*",
+        "+@all",
+    ];
+    assert_eq!(server.command(&acl), "+OK");
+    let scenario = r#"
+        [[overrides]]
+        session = "*"
+        flood_wait = { rate = 1.0, min_secs = 1, max_secs = 1 }
+    "#;
+    let mut options = Options::new(1, scenario);
+    options.worker.policy.max_wait_in_cycle = Duration::from_secs(10);
+    options.redis = Some(format!("redis://worker:pw@127.0.0.1:{}", server.port()));
+    let engine = Engine::start(options, 1).await;
+    engine.tenant("p", 2).await;
+    engine.start_bot("p", 1).await;
+    engine
+        .wait_journal(30, "cycle 2, or a second attempt in cycle 1", |j| {
+            cycles_of(j, "p").contains(&2) || j.iter().filter(|e| e.cycle == 1).count() > 1
+        })
+        .await;
+    let journal = engine.journal();
+    let first: Vec<&JournalEntry> = journal.iter().filter(|e| e.cycle == 1).collect();
+    // Waiting out the flood wait would have posted both groups in cycle 1 after it.
+    assert_eq!(first.len(), 1, "cycle 1 went on after the wait: {first:?}");
+    assert!(
+        matches!(
+            first[0].outcome,
+            Outcome::Error(SendError::FloodWait { .. })
+        ),
+        "{first:?}"
+    );
+    engine.store().flush_logs();
+    let log = engine.store().log_tail(&uid("p"), 100).join("\n");
+    assert!(log.contains("could not be recorded"), "{log}");
+    engine.shutdown().await;
 }
 
 #[tokio::test]
