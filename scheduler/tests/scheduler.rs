@@ -192,7 +192,18 @@ async fn a_standby_takes_over_when_the_leader_goes_and_stops_the_bots() {
             async move { scheduler.run(shutdown).await }
         });
         schedulers.push((shutdown, task));
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        if name == "first" {
+            // The second starts only once the first leads, so it can only stand by.
+            let coord = Coordination::redis(redis.clone(), CoordConfig::default())
+                .await
+                .unwrap();
+            for _ in 0..100 {
+                if coord.epoch().await.unwrap().is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     }
     let coord = Coordination::redis(redis.clone(), CoordConfig::default())
         .await
