@@ -78,7 +78,18 @@ impl Server {
             .local_addr()?
             .port();
         let exe = std::env::current_exe().context("cannot find the herald binary")?;
-        let mut command = Command::new(exe);
+        // A profiler to run the server under (`heaptrack`, `valgrind --tool=massif`): then the
+        // figures read from /proc are the wrapper's, and only its own output counts.
+        let wrapper = std::env::var("HERALD_BENCH_WRAP").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
         command
             .arg("all")
             .env("HERALD_DATA_DIR", root)

@@ -2,6 +2,7 @@
 //! what it measured and, where one exists, the limit it measured beside it in the same run.
 //! Benchmarks never run in the test suite.
 
+pub mod cost;
 pub mod dispatch;
 pub mod http;
 pub mod lag;
@@ -31,6 +32,8 @@ pub enum BenchCommand {
     Writes(writes::WritesArgs),
     /// Resident memory of herald all, idle and with every bot running.
     Memory(memory::MemoryArgs),
+    /// Memory and CPU of running bots, whole process and per bot, on the simulator or the grammers path.
+    Cost(cost::CostArgs),
 }
 
 pub fn run(config: &Config, command: BenchCommand) -> anyhow::Result<()> {
@@ -42,6 +45,7 @@ pub fn run(config: &Config, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::State(args) => state::run(&args),
         BenchCommand::Writes(args) => writes::run(&args),
         BenchCommand::Memory(args) => memory::run(&args),
+        BenchCommand::Cost(args) => cost::run(&args),
     }
 }
 

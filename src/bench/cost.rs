@@ -1,0 +1,269 @@
+//! `herald bench cost`: what running bots cost `herald all`, read from /proc: resident memory
+//! (idle, peak while every bot is started through the API, steady peak and mean) and CPU
+//! seconds per minute, for the whole process and per bot, at the default pacing (20 groups, a
+//! post every `delay_between_posts`). On the simulator, or on the grammers path against a
+//! `herald testdc` in a process of its own (real MTProto connections on loopback; not Telegram).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use super::http::{Server, fire, populated_dir, rss_of, tokens};
+use super::report::{bytes, line, table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Door {
+    Sim,
+    Grammers,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CostArgs {
+    /// Numbers of running bots to measure, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    users: Vec<usize>,
+    /// How long to watch the running bots once they settled.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    #[arg(long, value_enum, default_value_t = Door::Sim)]
+    telegram: Door,
+    #[arg(long, default_value = ".")]
+    dir: std::path::PathBuf,
+}
+
+/// What one run measured.
+struct Cost {
+    users: usize,
+    idle: u64,
+    start_peak: u64,
+    steady_peak: u64,
+    steady_mean: u64,
+    cpu_per_minute: f64,
+    posts_per_minute: f64,
+    fds: usize,
+    dc_fds: Option<usize>,
+}
+
+pub fn run(args: &CostArgs) -> anyhow::Result<()> {
+    let mut costs = Vec::new();
+    for &users in &args.users {
+        costs.push(measure(args, users)?);
+    }
+    line("## bench cost")?;
+    line(&format!(
+        "`herald all` (in-process queue), {}; one session and 20 groups per tenant, a post every 5 s (the default pacing); steady figures over {} s from 10 s after the last start.\n",
+        match args.telegram {
+            Door::Sim => "simulated Telegram".to_owned(),
+            Door::Grammers =>
+                "grammers against `herald testdc` in its own process (loopback MTProto)".to_owned(),
+        },
+        args.seconds
+    ))?;
+    let rows: Vec<Vec<String>> = costs.iter().map(row).collect();
+    table(
+        &[
+            "bots",
+            "idle",
+            "peak while starting",
+            "steady peak (mean)",
+            "per bot (steady peak - idle)",
+            "CPU s/min (per bot)",
+            "posts/min",
+            "open files",
+        ],
+        &rows,
+    )
+}
+
+fn row(c: &Cost) -> Vec<String> {
+    let per_bot = c.steady_peak.saturating_sub(c.idle) / c.users.max(1) as u64;
+    vec![
+        c.users.to_string(),
+        bytes(c.idle),
+        bytes(c.start_peak),
+        format!("{} ({})", bytes(c.steady_peak), bytes(c.steady_mean)),
+        format!("{:.1} KiB", per_bot as f64 / 1024.0),
+        format!(
+            "{:.2} ({:.1} ms) = {:.1}% of a core",
+            c.cpu_per_minute,
+            c.cpu_per_minute * 1000.0 / c.users.max(1) as f64,
+            c.cpu_per_minute / 60.0 * 100.0
+        ),
+        format!("{:.0}", c.posts_per_minute),
+        match c.dc_fds {
+            Some(dc) => format!("{} (test DC: {dc})", c.fds),
+            None => c.fds.to_string(),
+        },
+    ]
+}
+
+fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let dir = populated_dir(&runtime, &args.dir, "cost", users)?;
+    runtime.block_on(super::posts::give_sessions(dir.path(), users))?;
+    let dc = match args.telegram {
+        Door::Sim => None,
+        Door::Grammers => Some(TestDcProcess::start(dir.path(), users)?),
+    };
+    let env: Vec<(&str, String)> = match &dc {
+        None => Vec::new(),
+        Some(dc) => vec![
+            ("HERALD_TELEGRAM", "grammers".into()),
+            ("HERALD_TELEGRAM_DC_ADDR", dc.addr.clone()),
+        ],
+    };
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start(dir.path(), &env)?;
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = server.rss_bytes();
+
+    let start_peak = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (peak, sampling, pid) = (start_peak.clone(), sampling.clone(), server.pid());
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_of(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let tokens = tokens(users)?;
+    let url = format!("{}/api/bot/start", server.url);
+    let (started, failed) = runtime.block_on(fire(users, 100, move |client, i| {
+        client.post(&url).bearer_auth(&tokens[i])
+    }));
+    if failed > 0 {
+        bail!("{failed} of {users} starts were refused ({started} started)");
+    }
+    std::thread::sleep(Duration::from_secs(10));
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.join();
+
+    let (ticks_before, posts_before) = (cpu_ticks(server.pid())?, posts(dir.path())?);
+    let watch = Instant::now();
+    let (mut peak, mut sum, mut samples) = (0u64, 0u64, 0u64);
+    while watch.elapsed() < Duration::from_secs(args.seconds) {
+        let rss = server.rss_bytes();
+        peak = peak.max(rss);
+        sum += rss;
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let elapsed = watch.elapsed().as_secs_f64();
+    let ticks = cpu_ticks(server.pid())? - ticks_before;
+    let fds = open_files(server.pid());
+    let dc_fds = dc.as_ref().map(|dc| open_files(dc.child.id()));
+    // Counters reach stats.json within a flush interval; the window's ends carry the same lag.
+    let posted = posts(dir.path())? - posts_before;
+    server.stop().context("stopping herald all")?;
+    drop(dc);
+    Ok(Cost {
+        users,
+        idle,
+        start_peak: start_peak.load(Ordering::Relaxed),
+        steady_peak: peak,
+        steady_mean: sum / samples.max(1),
+        cpu_per_minute: ticks as f64 / clock_ticks_per_second()? * 60.0 / elapsed,
+        posts_per_minute: posted as f64 * 60.0 / elapsed,
+        fds,
+        dc_fds,
+    })
+}
+
+/// `herald testdc` on a free loopback port for the sessions of `root`; killed when dropped.
+struct TestDcProcess {
+    child: Child,
+    addr: String,
+}
+
+impl TestDcProcess {
+    fn start(root: &Path, sessions: usize) -> anyhow::Result<TestDcProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let exe = std::env::current_exe().context("cannot find the herald binary")?;
+        let child = Command::new(exe)
+            .args(["testdc", "--listen", &addr])
+            .env("HERALD_DATA_DIR", root)
+            .env("HERALD_JWT_SECRET", super::http::SECRET)
+            .env("HERALD_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("cannot start herald testdc")?;
+        let dc = TestDcProcess { child, addr };
+        // It reads every session's key before it listens.
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!("herald testdc did not listen within 120 s ({sessions} sessions)");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(dc)
+    }
+}
+
+impl Drop for TestDcProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// User plus system CPU time of a process so far, in clock ticks (`/proc/<pid>/stat`).
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    // The command name, in parentheses, may hold spaces: count fields after its closing one.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("unexpected /proc stat format")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5) (utime, stime) are the 12th and 13th after the name.
+    let field = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .context("short /proc stat")?
+            .parse()
+            .context("unparsable /proc stat")
+    };
+    Ok(field(11)? + field(12)?)
+}
+
+fn clock_ticks_per_second() -> anyhow::Result<f64> {
+    let out = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .context("cannot run getconf CLK_TCK")?;
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .context("getconf CLK_TCK printed no number")
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Every tenant's `total_posts` in stats.json, summed.
+fn posts(root: &Path) -> anyhow::Result<u64> {
+    let path = root.join("data/stats.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)?;
+    let users = doc
+        .get("users")
+        .and_then(|u| u.as_object())
+        .context("stats.json without users")?;
+    Ok(users
+        .values()
+        .filter_map(|u| u.get("total_posts").and_then(|p| p.as_u64()))
+        .sum())
+}
