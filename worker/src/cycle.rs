@@ -54,10 +54,14 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
         });
     };
     let holder = &w.config.holder;
-    match w
-        .coord
-        .claim_cycle(user.as_str(), cycle.cycle_no, holder, w.config.lease_ttl)
-        .await
+    // Every coordination call at the cycle's ends is boxed: a waiting cycle's future is as big as
+    // its biggest await, and these (a Redis round trip each) would otherwise set that size for
+    // every running bot (BENCHMARKS.md, cost).
+    match Box::pin(
+        w.coord
+            .claim_cycle(user.as_str(), cycle.cycle_no, holder, w.config.lease_ttl),
+    )
+    .await
     {
         Ok(Claim::Claimed) => {}
         Ok(_) => return Ok(()),
@@ -91,15 +95,16 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
         }
     };
     let result = match ending {
-        Ending::Finished(next) => w
-            .coord
-            .finish_cycle(user.as_str(), cycle.cycle_no, holder, next)
+        Ending::Finished(next) => {
+            Box::pin(
+                w.coord
+                    .finish_cycle(user.as_str(), cycle.cycle_no, holder, next),
+            )
             .await
-            .map(|_| ()),
+            .map(|_| ())
+        }
         Ending::Released => {
-            w.coord
-                .release_cycle(user.as_str(), cycle.cycle_no, holder)
-                .await
+            Box::pin(w.coord.release_cycle(user.as_str(), cycle.cycle_no, holder)).await
         }
         Ending::Lost => Ok(()),
     };
@@ -137,7 +142,7 @@ async fn execute(
     };
     match record.bot_status {
         BotStatus::Running => {}
-        BotStatus::Stopping => return stopped_now(worker, user).await,
+        BotStatus::Stopping => return Box::pin(stopped_now(worker, user)).await,
         _ => return Ending::Finished(None),
     }
     let pause = plan::cycle_pause(&record, w.config.min_delay_between_cycles);
@@ -165,20 +170,8 @@ async fn execute(
             return next();
         }
     };
-    let now = clock::now();
-    let live: Vec<(String, u32)> = record
-        .assigned_sessions
-        .iter()
-        .cloned()
-        .zip(record.api_pairs.iter().copied())
-        .filter(|(s, _)| {
-            record
-                .parked_sessions
-                .get(s)
-                .is_none_or(|until| *until <= now)
-        })
-        .collect();
-    if live.is_empty() {
+    let names: Vec<(String, u32)> = usable_sessions(&record);
+    if names.is_empty() {
         w.store.log(
             user,
             Level::Warning,
@@ -186,21 +179,23 @@ async fn execute(
         );
         return next();
     }
-    let names: Vec<String> = live.iter().map(|(s, _)| s.clone()).collect();
-    let pairs: HashMap<String, u32> = live.into_iter().collect();
-
     let checkpoints = Checkpoints {
         worker,
         user,
         cycle_no,
     };
-    let entries = match checkpoints.resume().await {
+    // Boxed: a resume is rare work whose future would otherwise size every parked cycle.
+    let entries = match Box::pin(checkpoints.resume()).await {
         Ok(entries) => entries,
         Err(err) => {
             tracing::warn!(user.id = %user, error = %err, "cannot read the cycle's checkpoint; retrying later");
             return Ending::Released;
         }
     };
+    // Only what the session runs need outlives this point: a waiting cycle holds one copy of
+    // its groups (in its jobs), not the plan's, the tenant's and the spread's besides.
+    let mut jobs = session_jobs(&groups, names, &entries);
+    drop((groups, plan_groups));
     let tickets = Arc::new(Tickets::default());
     let ctx = Arc::new(SessionCtx {
         worker: worker.clone(),
@@ -211,23 +206,8 @@ async fn execute(
         holds: holds.clone(),
         lost: lost.clone(),
         tickets: tickets.clone(),
-        entries: entries.clone(),
+        entries,
     });
-    let mut jobs: Vec<SessionJob> = plan::spread(&groups, &names)
-        .into_iter()
-        .filter_map(|(session, groups)| {
-            let groups: Vec<String> = groups
-                .into_iter()
-                .filter(|g| !entries.get(g).is_some_and(|e| e.done))
-                .collect();
-            let pair = pairs.get(&session).copied().unwrap_or_default();
-            (!groups.is_empty()).then_some(SessionJob {
-                session,
-                pair,
-                groups,
-            })
-        })
-        .collect();
     let mut tally = Tally::default();
     if jobs.len() == 1 {
         // A lone session runs in this task rather than in one of its own: one task less per
@@ -264,7 +244,7 @@ async fn execute(
         };
     }
     if let Some(ticket) = tickets.last()
-        && tokio::time::timeout(w.config.flush_wait, w.store.wait_flushed(&ticket))
+        && tokio::time::timeout(w.config.flush_wait, Box::pin(w.store.wait_flushed(&ticket)))
             .await
             .is_err()
     {
@@ -281,9 +261,51 @@ async fn execute(
     metrics::counter!("herald_cycles_total").increment(1);
     match w.store.user(user.as_str()).map(|u| u.bot_status) {
         Some(BotStatus::Running) => Ending::Finished(Some(clock::now() + pause)),
-        Some(BotStatus::Stopping) => stopped_now(worker, user).await,
+        Some(BotStatus::Stopping) => Box::pin(stopped_now(worker, user)).await,
         _ => Ending::Finished(None),
     }
+}
+
+/// The tenant's sessions not parked now, each with its API pair.
+fn usable_sessions(record: &herald_data::User) -> Vec<(String, u32)> {
+    let now = clock::now();
+    record
+        .assigned_sessions
+        .iter()
+        .cloned()
+        .zip(record.api_pairs.iter().copied())
+        .filter(|(s, _)| {
+            record
+                .parked_sessions
+                .get(s)
+                .is_none_or(|until| *until <= now)
+        })
+        .collect()
+}
+
+/// Each session's share of the groups, without those a resumed cycle already posted.
+fn session_jobs(
+    groups: &[String],
+    sessions: Vec<(String, u32)>,
+    entries: &HashMap<String, crate::delivery::GroupEntry>,
+) -> Vec<SessionJob> {
+    let names: Vec<String> = sessions.iter().map(|(s, _)| s.clone()).collect();
+    let pairs: HashMap<String, u32> = sessions.into_iter().collect();
+    plan::spread(groups, &names)
+        .into_iter()
+        .filter_map(|(session, groups)| {
+            let groups: Vec<String> = groups
+                .into_iter()
+                .filter(|g| !entries.get(g).is_some_and(|e| e.done))
+                .collect();
+            let pair = pairs.get(&session).copied().unwrap_or_default();
+            (!groups.is_empty()).then_some(SessionJob {
+                session,
+                pair,
+                groups,
+            })
+        })
+        .collect()
 }
 
 /// A stop came while the cycle ran (or before it started): the bot is now stopped.

@@ -68,7 +68,8 @@ impl Holds {
     pub(crate) async fn renew_until(self: Arc<Self>, every: Duration, lost: CancellationToken) {
         loop {
             tokio::time::sleep(every).await;
-            match self.renew_all().await {
+            // Boxed: the renewal waits beside every running cycle; its Redis calls need not.
+            match Box::pin(self.renew_all()).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(user.id = %self.user, cycle = self.cycle_no, "cycle lease lost; stopping this cycle here");

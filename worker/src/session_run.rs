@@ -82,7 +82,7 @@ impl SessionCtx {
             key: format!("session:{}", job.session),
             holder,
         };
-        if !self.take(&permit).await || !self.take(&lease).await {
+        if !Box::pin(self.take(&permit)).await || !Box::pin(self.take(&lease)).await {
             self.holds.release(&permit).await;
             tally.skipped = job.groups.len();
             return tally;
@@ -98,8 +98,8 @@ impl SessionCtx {
             );
         }
         tally.skipped = job.groups.len() - tally.sent - tally.failed;
-        self.holds.release(&lease).await;
-        self.holds.release(&permit).await;
+        Box::pin(self.holds.release(&lease)).await;
+        Box::pin(self.holds.release(&permit)).await;
         tally
     }
 
@@ -134,9 +134,7 @@ impl SessionCtx {
     ) -> Result<(), String> {
         let w = &self.worker.inner;
         let policy = &w.config.policy;
-        let paused = w
-            .coord
-            .session_paused_until(&job.session)
+        let paused = Box::pin(w.coord.session_paused_until(&job.session))
             .await
             .map_err(|e| format!("cannot read its flood-wait state: {e}"))?;
         if let Some(until) = paused {
@@ -153,7 +151,7 @@ impl SessionCtx {
             job.groups.len(),
             w.config.min_delay_between_posts,
         );
-        let mut connection = self.connect(job).await?;
+        let mut connection = Box::pin(self.connect(job)).await?;
         let mut reconnects = 0;
         'groups: for (i, group) in job.groups.iter().enumerate() {
             if i > 0 && !self.sleep(interval).await {
@@ -172,23 +170,25 @@ impl SessionCtx {
             let mut entry = self.entries.get(group).cloned().unwrap_or_default();
             entry.session = job.session.clone();
             loop {
-                let next = self
-                    .post_group(
-                        connection.as_mut(),
-                        masked,
-                        group,
-                        &target,
-                        &mut entry,
-                        tally,
-                    )
-                    .await;
+                // Boxed, like every call below that waits on coordination or Telegram: the
+                // session's future is as big as its biggest await, and it is parked between
+                // posts for every running bot (BENCHMARKS.md, cost).
+                let next = Box::pin(self.post_group(
+                    connection.as_mut(),
+                    masked,
+                    group,
+                    &target,
+                    &mut entry,
+                    tally,
+                ))
+                .await;
                 match next {
                     Next::Group => break,
                     Next::StopSession => break 'groups,
                     Next::Reconnect => {
                         // The broken one goes first: a second live connection on one key is
                         // Telegram's AUTH_KEY_DUPLICATED.
-                        self.close(job, connection).await;
+                        Box::pin(self.close(job, connection)).await;
                         if reconnects == policy.max_reconnects {
                             return Err(format!("the connection broke {} times", reconnects + 1));
                         }
@@ -200,12 +200,12 @@ impl SessionCtx {
                         if !self.sleep(policy.transient_backoff * reconnects).await {
                             return Ok(());
                         }
-                        connection = self.connect(job).await?;
+                        connection = Box::pin(self.connect(job)).await?;
                     }
                 }
             }
         }
-        self.close(job, connection).await;
+        Box::pin(self.close(job, connection)).await;
         Ok(())
     }
 
