@@ -15,8 +15,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{self, TryRecvError};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
@@ -68,6 +68,8 @@ pub(crate) struct TenantLogs {
     dir: PathBuf,
     sender: Mutex<Option<mpsc::Sender<Message>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The writer, to wake for a flush or a stop (a line never wakes it).
+    writer: Thread,
 }
 
 impl TenantLogs {
@@ -80,6 +82,7 @@ impl TenantLogs {
         Ok(TenantLogs {
             dir,
             sender: Mutex::new(Some(sender)),
+            writer: thread.thread().clone(),
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -100,6 +103,7 @@ impl TenantLogs {
     pub(crate) fn flush(&self) {
         let (done, wait) = mpsc::sync_channel(1);
         self.send(Message::Flush(done));
+        self.writer.unpark();
         let _ = wait.recv();
     }
 
@@ -139,6 +143,7 @@ impl TenantLogs {
 
     pub(crate) fn stop(&self) {
         drop(self.sender.lock().unwrap_or_else(|p| p.into_inner()).take());
+        self.writer.unpark();
         if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
         }
@@ -171,28 +176,39 @@ fn day_file(dir: &Path, date: NaiveDate) -> PathBuf {
     dir.join(format!("{}.log", date.format("%Y-%m-%d")))
 }
 
+/// Sleeps until the batch is due (or a flush or stop wakes it), then takes what was queued. A
+/// blocking receive would be woken by every line: a context switch per post, which with 10,000
+/// bots was a large share of the process's CPU (BENCHMARKS.md, cost).
 fn write_loop(dir: &Path, receiver: &mpsc::Receiver<Message>) {
     let mut buffered: HashMap<(UserId, NaiveDate), String> = HashMap::new();
     let mut made_dirs: HashSet<UserId> = HashSet::new();
     let mut deadline = Instant::now() + LOG_FLUSH_INTERVAL;
     loop {
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        match receiver.recv_timeout(timeout) {
-            Ok(Message::Line { user, date, line }) => {
-                buffered.entry((user, date)).or_default().push_str(&line);
-                continue;
-            }
-            Ok(Message::Flush(done)) => {
-                write_out(dir, &mut buffered, &mut made_dirs);
-                let _ = done.send(());
-            }
-            Err(RecvTimeoutError::Timeout) => write_out(dir, &mut buffered, &mut made_dirs),
-            Err(RecvTimeoutError::Disconnected) => {
-                write_out(dir, &mut buffered, &mut made_dirs);
-                return;
+        let (mut flushes, mut closed) = (Vec::new(), false);
+        loop {
+            match receiver.try_recv() {
+                Ok(Message::Line { user, date, line }) => {
+                    buffered.entry((user, date)).or_default().push_str(&line);
+                }
+                Ok(Message::Flush(done)) => flushes.push(done),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
             }
         }
-        deadline = Instant::now() + LOG_FLUSH_INTERVAL;
+        if closed || !flushes.is_empty() || Instant::now() >= deadline {
+            write_out(dir, &mut buffered, &mut made_dirs);
+            for done in flushes {
+                let _ = done.send(());
+            }
+            if closed {
+                return;
+            }
+            deadline = Instant::now() + LOG_FLUSH_INTERVAL;
+        }
+        std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
     }
 }
 
