@@ -189,6 +189,7 @@ fn write<T: Document>(
     // before it was applied; the whole document is not checked again on every write.
     let bytes = crate::doc_file::Encoder::encode(encoder, &doc)
         .map_err(|e| DataError::Invalid(format!("cannot encode {}: {e}", file.label())))?;
+    let _writing = file.writing();
     let written = durable::replace_file(file.path(), &bytes, file.label())?;
     let generation = guard.bump_generation().map_err(|err| match err {
         // The file was replaced already: its change is there, the counter is not.

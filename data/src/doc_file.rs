@@ -103,6 +103,8 @@ pub(crate) struct DocFile<T> {
     refreshing: Mutex<()>,
     /// A re-read is queued on the blocking pool (readers on an async runtime never parse).
     queued: std::sync::atomic::AtomicBool,
+    /// This process's committer is between replacing the file and publishing what it wrote.
+    writing: std::sync::atomic::AtomicBool,
 }
 
 impl<T: Document> DocFile<T> {
@@ -126,7 +128,20 @@ impl<T: Document> DocFile<T> {
             })),
             refreshing: Mutex::new(()),
             queued: std::sync::atomic::AtomicBool::new(false),
+            writing: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Marks a write of this process's committer in progress until the guard drops (after
+    /// [`publish`](Self::publish)). Readers meanwhile keep the cached copy: the new file is in
+    /// place before its write count is, and a reader seeing one without the other would parse
+    /// the whole file only for the committer to publish the same document a moment later (at
+    /// 10,000 tenants starting, hundreds of re-parses a minute, BENCHMARKS.md, cost). No caller
+    /// waits for that write yet, so none misses it.
+    pub(crate) fn writing(&self) -> WriteInProgress<'_> {
+        self.writing
+            .store(true, std::sync::atomic::Ordering::Release);
+        WriteInProgress(&self.writing)
     }
 
     pub(crate) fn label(&self) -> &str {
@@ -248,7 +263,7 @@ impl<T: Document> DocFile<T> {
         let Some(now) = self.version_now() else {
             return seen;
         };
-        if seen.version == Some(now) {
+        if seen.version == Some(now) || self.writing.load(std::sync::atomic::Ordering::Acquire) {
             return seen;
         }
         let _refreshing = match self.refreshing.try_lock() {
@@ -304,6 +319,15 @@ impl<T: Document> DocFile<T> {
         }
         *cache = next.clone();
         next
+    }
+}
+
+/// Clears the "write in progress" flag when dropped.
+pub(crate) struct WriteInProgress<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for WriteInProgress<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
     }
 }
 
