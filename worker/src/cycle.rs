@@ -193,9 +193,10 @@ async fn execute(
         }
     };
     // Only what the session runs need outlives this point: a waiting cycle holds one copy of
-    // its groups (in its jobs), not the plan's, the tenant's and the spread's besides.
+    // its groups (in `SessionCtx`, its jobs name them by index), not the plan's and the
+    // spread's besides.
     let mut jobs = session_jobs(&groups, names, &entries);
-    drop((groups, plan_groups));
+    drop(plan_groups);
     let tickets = Arc::new(Tickets::default());
     let ctx = Arc::new(SessionCtx {
         worker: worker.clone(),
@@ -207,6 +208,7 @@ async fn execute(
         lost: lost.clone(),
         tickets: tickets.clone(),
         entries,
+        groups,
     });
     let mut tally = Tally::default();
     if jobs.len() == 1 {
@@ -291,12 +293,18 @@ fn session_jobs(
 ) -> Vec<SessionJob> {
     let names: Vec<String> = sessions.iter().map(|(s, _)| s.clone()).collect();
     let pairs: HashMap<String, u32> = sessions.into_iter().collect();
+    let index: HashMap<&str, u32> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.as_str(), i as u32))
+        .collect();
     plan::spread(groups, &names)
         .into_iter()
         .filter_map(|(session, groups)| {
-            let groups: Vec<String> = groups
-                .into_iter()
-                .filter(|g| !entries.get(g).is_some_and(|e| e.done))
+            let groups: Vec<u32> = groups
+                .iter()
+                .filter(|g| !entries.get(*g).is_some_and(|e| e.done))
+                .filter_map(|g| index.get(g.as_str()).copied())
                 .collect();
             let pair = pairs.get(&session).copied().unwrap_or_default();
             (!groups.is_empty()).then_some(SessionJob {

@@ -35,12 +35,15 @@ pub(crate) struct SessionCtx {
     pub(crate) lost: CancellationToken,
     pub(crate) tickets: Arc<Tickets>,
     pub(crate) entries: HashMap<String, GroupEntry>,
+    /// The cycle's groups, once; each session's job names its share by index.
+    pub(crate) groups: Vec<String>,
 }
 
 pub(crate) struct SessionJob {
     pub(crate) session: String,
     pub(crate) pair: u32,
-    pub(crate) groups: Vec<String>,
+    /// Indices into [`SessionCtx::groups`].
+    pub(crate) groups: Vec<u32>,
 }
 
 /// Groups posted, failed, and left for the next cycle.
@@ -153,7 +156,8 @@ impl SessionCtx {
         );
         let mut connection = Box::pin(self.connect(job)).await?;
         let mut reconnects = 0;
-        'groups: for (i, group) in job.groups.iter().enumerate() {
+        let groups = job.groups.iter().map(|&g| self.groups[g as usize].as_str());
+        'groups: for (i, group) in groups.enumerate() {
             if i > 0 && !self.sleep(interval).await {
                 break;
             }
