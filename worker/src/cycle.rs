@@ -73,6 +73,8 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
     }
     let started = std::time::Instant::now();
     let lost = w.shutdown.child_token();
+    // Only a takeover abandons a send in flight; a shutdown lets it end and count.
+    let taken_over = CancellationToken::new();
     let holds = Holds::new(
         w.coord.clone(),
         w.config.lease_ttl,
@@ -84,8 +86,8 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
     // running bot (memory with 10,000 bots, BENCHMARKS.md). Dropping it ends it.
     let renewal = holds
         .clone()
-        .renew_until(w.config.renew_every, lost.clone());
-    let execution = execute(worker, &user, cycle.cycle_no, &holds, &lost);
+        .renew_until(w.config.renew_every, lost.clone(), taken_over.clone());
+    let execution = execute(worker, &user, cycle.cycle_no, &holds, &lost, &taken_over);
     tokio::pin!(renewal, execution);
     let mut renewing = true;
     let ending = loop {
@@ -135,6 +137,7 @@ async fn execute(
     cycle_no: u64,
     holds: &Arc<Holds>,
     lost: &CancellationToken,
+    taken_over: &CancellationToken,
 ) -> Ending {
     let w = &worker.inner;
     let Some(record) = w.store.user(user.as_str()) else {
@@ -206,6 +209,7 @@ async fn execute(
         post,
         holds: holds.clone(),
         lost: lost.clone(),
+        taken_over: taken_over.clone(),
         tickets: tickets.clone(),
         entries,
         groups,

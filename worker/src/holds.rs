@@ -65,7 +65,14 @@ impl Holds {
 
     /// Renews everything every `every` until dropped; cancels `lost` and returns when something
     /// was taken over.
-    pub(crate) async fn renew_until(self: Arc<Self>, every: Duration, lost: CancellationToken) {
+    /// Renews every hold `every`; when the cycle's lease is lost, cancels `taken_over` (another
+    /// worker owns the cycle now) and `lost` (this one stops working on it).
+    pub(crate) async fn renew_until(
+        self: Arc<Self>,
+        every: Duration,
+        lost: CancellationToken,
+        taken_over: CancellationToken,
+    ) {
         loop {
             tokio::time::sleep(every).await;
             // Boxed: the renewal waits beside every running cycle; its Redis calls need not.
@@ -73,6 +80,7 @@ impl Holds {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(user.id = %self.user, cycle = self.cycle_no, "cycle lease lost; stopping this cycle here");
+                    taken_over.cancel();
                     lost.cancel();
                     return;
                 }

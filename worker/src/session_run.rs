@@ -32,7 +32,10 @@ pub(crate) struct SessionCtx {
     pub(crate) cycle_no: u64,
     pub(crate) post: Post,
     pub(crate) holds: Arc<Holds>,
+    /// The cycle stops here: shut down, or taken over.
     pub(crate) lost: CancellationToken,
+    /// Another worker took the cycle over (its lease lapsed).
+    pub(crate) taken_over: CancellationToken,
     pub(crate) tickets: Arc<Tickets>,
     pub(crate) entries: HashMap<String, GroupEntry>,
     /// The cycle's groups, once; each session's job names its share by index.
@@ -317,12 +320,13 @@ impl SessionCtx {
             if let Err(err) = checkpoints.put(group, entry).await {
                 return self.cannot_record(group, &err);
             }
-            // A cycle whose leases were lost lets go at once, mid-send too: its successor is
-            // about to connect this session, and a key on two connections is killed. The entry
-            // stays `sending`, so the successor re-sends it with the same random id.
+            // A cycle taken over lets go at once, mid-send too: its successor is about to
+            // connect this session, and a key on two connections is killed. The entry stays
+            // `sending`, so the successor re-sends it with the same random id. A shutdown lets
+            // the send end and count (abandoned, its count would be lost to the resume's doubt).
             let result = tokio::select! {
                 result = connection.send(target, &self.post, &label) => result,
-                () = self.lost.cancelled() => return Next::StopSession,
+                () = self.taken_over.cancelled() => return Next::StopSession,
             };
             let now = clock::now();
             if let Some(ticket) = checkpoints.count(entry, &result) {

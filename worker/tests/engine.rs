@@ -114,6 +114,34 @@ async fn every_group_gets_one_post_per_cycle_and_counters_match_the_journal() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_mid_cycle_lets_sends_in_flight_end_and_count() {
+    // No latency and no delays: at any moment many sends are in flight, so a shutdown that
+    // abandoned them would leave deliveries in the journal that no counter holds.
+    let engine = Engine::start(Options::new(20, ""), 1).await;
+    let users: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+    for user in &users {
+        engine.tenant(user, 20).await;
+        engine.start_bot(user, 1).await;
+    }
+    engine
+        .wait_journal(30, "a few thousand posts", |j| j.len() >= 2_000)
+        .await;
+    let (dir, journal_path) = engine.shutdown().await;
+    let journal = herald_telegram::sim::Journal::read_all(&journal_path).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("data/stats.json")).unwrap())
+            .unwrap();
+    for user in &users {
+        let attempts = journal.iter().filter(|e| &e.user_id == user).count() as u64;
+        assert_eq!(
+            stats["users"][user]["total_posts"].as_u64(),
+            Some(attempts),
+            "{user}: the journal holds {attempts} attempts"
+        );
+    }
+}
+
 #[tokio::test]
 async fn stop_waits_for_the_cycle_in_flight_and_then_no_cycle_runs() {
     let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
