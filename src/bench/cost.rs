@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::http::{Server, fire, populated_dir, rss_of, tokens};
+use super::http::{Server, fire, populated_dir, rss_of, tokens, wait_listening};
 use super::report::{bytes, line, table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -198,13 +198,11 @@ impl TestDcProcess {
             .context("cannot start herald testdc")?;
         let dc = TestDcProcess { child, addr };
         // It reads every session's key before it listens.
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > Duration::from_secs(120) {
-                bail!("herald testdc did not listen within 120 s ({sessions} sessions)");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(
+            port,
+            Duration::from_secs(120),
+            &format!("herald testdc ({sessions} sessions)"),
+        )?;
         Ok(dc)
     }
 }

@@ -107,13 +107,7 @@ impl Server {
             child,
             url: format!("http://127.0.0.1:{port}"),
         };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > Duration::from_secs(60) {
-                bail!("herald all did not start listening");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port, Duration::from_secs(60), "herald all")?;
         Ok(server)
     }
 
@@ -141,6 +135,21 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits until something accepts connections on the loopback `port`.
+pub fn wait_listening(port: u16, within: Duration, what: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > within {
+            bail!(
+                "{what} did not listen on port {port} within {} s",
+                within.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Resident memory of a process, from /proc (0 once it is gone).
