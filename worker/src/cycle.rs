@@ -187,7 +187,8 @@ async fn execute(
         user,
         cycle_no,
     };
-    // Boxed: a resume is rare work whose future would otherwise size every parked cycle.
+    // Boxed: the checkpoint read happens once a cycle; its future would otherwise size the
+    // whole cycle while it waits between posts.
     let entries = match Box::pin(checkpoints.resume()).await {
         Ok(entries) => entries,
         Err(err) => {
