@@ -173,8 +173,8 @@ async fn execute(
             return next();
         }
     };
-    let names: Vec<(String, u32)> = usable_sessions(&record);
-    if names.is_empty() {
+    let sessions = usable_sessions(&record);
+    if sessions.is_empty() {
         w.store.log(
             user,
             Level::Warning,
@@ -199,7 +199,7 @@ async fn execute(
     // Only what the session runs need outlives this point: a waiting cycle holds one copy of
     // its groups (in `SessionCtx`, its jobs name them by index), not the plan's and the
     // spread's besides.
-    let mut jobs = session_jobs(&groups, names, &entries);
+    let mut jobs = session_jobs(&groups, sessions, &entries);
     drop(plan_groups);
     let tickets = Arc::new(Tickets::default());
     let ctx = Arc::new(SessionCtx {

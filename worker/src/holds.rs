@@ -63,10 +63,9 @@ impl Holds {
         self.extra.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Renews everything every `every` until dropped; cancels `lost` and returns when something
-    /// was taken over.
     /// Renews every hold `every`; when the cycle's lease is lost, cancels `taken_over` (another
-    /// worker owns the cycle now) and `lost` (this one stops working on it).
+    /// worker owns the cycle now) and `lost` (this one stops working on it), and returns. Runs
+    /// until dropped otherwise.
     pub(crate) async fn renew_until(
         self: Arc<Self>,
         every: Duration,

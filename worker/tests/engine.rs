@@ -295,7 +295,7 @@ async fn a_flood_wait_that_cannot_be_recorded_stops_the_session_for_the_cycle() 
         .await;
     let journal = engine.journal();
     let first: Vec<&JournalEntry> = journal.iter().filter(|e| e.cycle == 1).collect();
-    // Waiting out the flood wait would have posted both groups in cycle 1 after it.
+    // Waiting out the unrecorded wait would have tried again in cycle 1.
     assert_eq!(first.len(), 1, "cycle 1 went on after the wait: {first:?}");
     assert!(
         matches!(
