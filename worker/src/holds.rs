@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use herald_jobs::Coordination;
+use herald_jobs::{Coordination, clock};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl Holds {
         taken_over: CancellationToken,
     ) {
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep_until(clock::tick_after(every)).await;
             // Boxed: the renewal waits beside every running cycle; its Redis calls need not.
             match Box::pin(self.renew_all()).await {
                 Ok(true) => {}

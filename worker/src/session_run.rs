@@ -504,11 +504,12 @@ impl SessionCtx {
         self.worker.inner.store.log(&self.user, level, message);
     }
 
-    /// Sleeps unless the cycle is stopped first; false when stopped.
+    /// Sleeps (to the next tick at least `d` away) unless the cycle is stopped first; false
+    /// when stopped.
     async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
             _ = self.lost.cancelled() => false,
-            () = tokio::time::sleep(d) => true,
+            () = tokio::time::sleep_until(clock::tick_after(d)) => true,
         }
     }
 }
