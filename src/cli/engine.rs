@@ -121,6 +121,9 @@ pub(crate) async fn run_worker(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let pool = Pool::new(store.clone(), super::pool::pool_config(config));
+    if config.telegram == TelegramBackend::Grammers {
+        make_room_for_connections(&pool).await?;
+    }
     let worker = Worker::new(
         store.clone(),
         pool,
@@ -138,6 +141,28 @@ pub(crate) async fn run_worker(
     queue
         .consume(on_command, on_cycle, limits, shutdown)
         .await?;
+    Ok(())
+}
+
+/// Raises the open-file limit for a connection to each session in the pool (unused or assigned).
+async fn make_room_for_connections(pool: &Pool) -> anyhow::Result<()> {
+    let folders = pool.folders().clone();
+    let sessions = tokio::task::spawn_blocking(move || {
+        anyhow::Ok(
+            folders.list(&herald_sessions::Place::Unused)?.len() + folders.list_assigned()?.len(),
+        )
+    })
+    .await
+    .context("counting the pool's sessions")?
+    .context("cannot count the pool's sessions")?;
+    if let Some(raised) = super::open_files::ensure(sessions as u64)? {
+        tracing::info!(
+            sessions,
+            from = raised.from,
+            to = raised.to,
+            "open-file limit raised for a connection per session"
+        );
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 mod all;
 pub(crate) mod api;
 pub(crate) mod engine;
+mod open_files;
 mod pool;
 mod testdc;
 mod token;
