@@ -5,6 +5,7 @@
 //! `stopped` at once. Both are idempotent, and commands of one tenant run one at a time across
 //! all workers (a short lease), so a start and a stop never interleave.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use herald_data::{BotStatus, ExecutionMode, Level, UserId};
@@ -125,7 +126,7 @@ async fn start(
             );
         }
     };
-    if let Err(why) = plan::work_of(&planned, &plan_groups) {
+    if let Err(why) = plan::work_of(&Arc::new(planned), &plan_groups) {
         return refused(RefusalReason::Invalid, why.to_string());
     }
     let assignment = match w.pool.ensure_sessions(user, wanted).await {

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::Checkpoints;
 use crate::holds::Holds;
+use crate::plan::CycleGroups;
 use crate::session_run::{SessionCtx, SessionJob, Tally};
 use crate::{Worker, plan};
 
@@ -123,12 +124,12 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
 pub(crate) fn plan_groups(
     worker: &Worker,
     record: &herald_data::User,
-) -> Result<Vec<String>, herald_data::DataError> {
+) -> Result<Arc<Vec<String>>, herald_data::DataError> {
     let plan_file = match record.execution_mode {
         ExecutionMode::Starter => Plan::Starter,
         ExecutionMode::Enterprise => Plan::Enterprise,
     };
-    Ok(worker.inner.store.plan_groups(plan_file)?.groups.to_vec())
+    Ok(worker.inner.store.plan_groups(plan_file)?.groups)
 }
 
 async fn execute(
@@ -196,11 +197,9 @@ async fn execute(
             return Ending::Released;
         }
     };
-    // Only what the session runs need outlives this point: a waiting cycle holds one copy of
-    // its groups (in `SessionCtx`, its jobs name them by index), not the plan's and the
-    // spread's besides.
+    // The groups' names stay in the record or the plan file the cycle shares; its jobs name
+    // them by position.
     let mut jobs = session_jobs(&groups, sessions, &entries);
-    drop(plan_groups);
     let tickets = Arc::new(Tickets::default());
     let ctx = Arc::new(SessionCtx {
         worker: worker.clone(),
@@ -292,30 +291,31 @@ fn usable_sessions(record: &herald_data::User) -> Vec<(String, u32)> {
 
 /// Each session's share of the groups, without those a resumed cycle already posted.
 fn session_jobs(
-    groups: &[String],
+    groups: &CycleGroups,
     sessions: Vec<(String, u32)>,
     entries: &HashMap<String, crate::delivery::GroupEntry>,
 ) -> Vec<SessionJob> {
     let names: Vec<String> = sessions.iter().map(|(s, _)| s.clone()).collect();
     let pairs: HashMap<String, u32> = sessions.into_iter().collect();
-    let index: HashMap<&str, u32> = groups
+    let position: HashMap<&str, u32> = groups
+        .positions()
         .iter()
-        .enumerate()
-        .map(|(i, g)| (g.as_str(), i as u32))
+        .map(|&p| (groups.name(p), p))
         .collect();
-    plan::spread(groups, &names)
+    let group_names: Vec<String> = groups.names().map(str::to_owned).collect();
+    plan::spread(&group_names, &names)
         .into_iter()
-        .filter_map(|(session, groups)| {
-            let groups: Vec<u32> = groups
+        .filter_map(|(session, share)| {
+            let share: Vec<u32> = share
                 .iter()
                 .filter(|g| !entries.get(*g).is_some_and(|e| e.done))
-                .filter_map(|g| index.get(g.as_str()).copied())
+                .filter_map(|g| position.get(g.as_str()).copied())
                 .collect();
             let pair = pairs.get(&session).copied().unwrap_or_default();
-            (!groups.is_empty()).then_some(SessionJob {
+            (!share.is_empty()).then_some(SessionJob {
                 session,
                 pair,
-                groups,
+                groups: share,
             })
         })
         .collect()

@@ -11,6 +11,7 @@
 //! hashing with bounded load: a group goes to its highest-scoring session with room).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use herald_data::{ExecutionMode, User};
@@ -40,7 +41,10 @@ impl std::fmt::Display for NotReady {
 }
 
 /// What this tenant posts and the groups it posts to this cycle, or why there is nothing to do.
-pub fn work_of(user: &User, plan_groups: &[String]) -> Result<(Post, Vec<String>), NotReady> {
+pub fn work_of(
+    user: &Arc<User>,
+    plan_groups: &Arc<Vec<String>>,
+) -> Result<(Post, CycleGroups), NotReady> {
     if user.post_content.trim().is_empty() {
         return Err(NotReady::NoPost("no post content is set".into()));
     }
@@ -58,19 +62,73 @@ pub fn work_of(user: &User, plan_groups: &[String]) -> Result<(Post, Vec<String>
     Ok((post, groups))
 }
 
+/// The groups a cycle posts to, in order: positions in the list they come from (the tenant's
+/// record or the plan's file), which the cycle shares rather than copies. A running bot holds
+/// these for its whole cycle: four bytes a group, not a copy of each name (BENCHMARKS.md, cost).
+#[derive(Debug, Clone)]
+pub struct CycleGroups {
+    source: GroupSource,
+    picked: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+enum GroupSource {
+    Tenant(Arc<User>),
+    Plan(Arc<Vec<String>>),
+}
+
+impl CycleGroups {
+    fn list(&self) -> &[String] {
+        match &self.source {
+            GroupSource::Tenant(user) => &user.groups,
+            GroupSource::Plan(groups) => groups,
+        }
+    }
+
+    /// The group at `position` of the source list (one of [`Self::positions`]).
+    pub fn name(&self, position: u32) -> &str {
+        &self.list()[position as usize]
+    }
+
+    /// The cycle's groups, in posting order, as positions in the source list.
+    pub fn positions(&self) -> &[u32] {
+        &self.picked
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.picked.iter().map(|&p| self.name(p))
+    }
+
+    pub fn len(&self) -> usize {
+        self.picked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.picked.is_empty()
+    }
+}
+
 /// The groups this cycle posts to, in order, without duplicates or blocked ones.
-pub fn groups_for(user: &User, plan_groups: &[String]) -> Vec<String> {
+pub fn groups_for(user: &Arc<User>, plan_groups: &Arc<Vec<String>>) -> CycleGroups {
     let source = if plan_groups.is_empty() {
-        &user.groups
+        GroupSource::Tenant(user.clone())
     } else {
-        plan_groups
+        GroupSource::Plan(plan_groups.clone())
+    };
+    let mut groups = CycleGroups {
+        source,
+        picked: Vec::new(),
     };
     let mut seen = HashSet::new();
-    source
+    let picked: Vec<u32> = groups
+        .list()
         .iter()
-        .filter(|g| !user.is_blocked(g) && seen.insert(g.as_str()))
-        .cloned()
-        .collect()
+        .enumerate()
+        .filter(|(_, g)| !user.is_blocked(g) && seen.insert(g.as_str()))
+        .map(|(i, _)| i as u32)
+        .collect();
+    groups.picked = picked;
+    groups
 }
 
 /// Each session with the groups it posts to this cycle (sessions without groups are left out).
@@ -137,20 +195,31 @@ mod tests {
         (0..n).map(|i| format!("{prefix}{i}")).collect()
     }
 
+    fn groups_of(user: &User, plan: &[&str]) -> Vec<String> {
+        let plan = Arc::new(plan.iter().map(|g| g.to_string()).collect());
+        let groups = groups_for(&Arc::new(user.clone()), &plan);
+        groups.names().map(str::to_owned).collect()
+    }
+
+    fn work(user: &User, plan: &[&str]) -> Result<Vec<String>, NotReady> {
+        let plan = Arc::new(plan.iter().map(|g| g.to_string()).collect());
+        work_of(&Arc::new(user.clone()), &plan)
+            .map(|(_, groups)| groups.names().map(str::to_owned).collect())
+    }
+
     #[test]
     fn plan_groups_win_over_own_groups_and_blocked_ones_are_left_out() {
         let mut user = User {
             groups: vec!["-1001".into(), "-1002".into(), "-1001".into()],
             ..User::default()
         };
-        assert_eq!(groups_for(&user, &[]), vec!["-1001", "-1002"]);
+        assert_eq!(groups_of(&user, &[]), vec!["-1001", "-1002"]);
         user.blocked_groups.push(BlockedGroup {
             group: "-1003".into(),
             reason: "CHAT_WRITE_FORBIDDEN".into(),
             at: chrono::Utc::now(),
         });
-        let plan = vec!["-1003".to_owned(), "-1004".to_owned()];
-        assert_eq!(groups_for(&user, &plan), vec!["-1004"]);
+        assert_eq!(groups_of(&user, &["-1003", "-1004"]), vec!["-1004"]);
     }
 
     #[test]
@@ -160,19 +229,16 @@ mod tests {
             ..User::default()
         };
         assert_eq!(
-            work_of(&user, &[]).err(),
+            work(&user, &[]).err(),
             Some(NotReady::NoPost("no post content is set".into()))
         );
         user.post_type = herald_data::PostKind::Text;
         user.post_content = "hello".into();
-        assert_eq!(
-            work_of(&user, &[]).map(|(_, g)| g),
-            Ok(vec!["-1001234567890".to_owned()])
-        );
+        assert_eq!(work(&user, &[]), Ok(vec!["-1001234567890".to_owned()]));
         user.groups.clear();
-        assert_eq!(work_of(&user, &[]).err(), Some(NotReady::NoGroups));
+        assert_eq!(work(&user, &[]).err(), Some(NotReady::NoGroups));
         assert!(
-            work_of(&user, &["-1009876543210".into()]).is_ok(),
+            work(&user, &["-1009876543210"]).is_ok(),
             "plan groups count"
         );
         user.groups = vec!["-1001234567890".into()];
@@ -181,7 +247,7 @@ mod tests {
             reason: "CHAT_WRITE_FORBIDDEN".into(),
             at: chrono::Utc::now(),
         });
-        assert_eq!(work_of(&user, &[]).err(), Some(NotReady::AllBlocked));
+        assert_eq!(work(&user, &[]).err(), Some(NotReady::AllBlocked));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::cycle::Tickets;
 use crate::delivery::{Checkpoints, GroupEntry};
 use crate::holds::{Hold, Holds};
 use crate::outcome::Decision;
+use crate::plan::CycleGroups;
 use crate::{Worker, plan};
 
 /// What a cycle's session runs share.
@@ -38,14 +39,14 @@ pub(crate) struct SessionCtx {
     pub(crate) taken_over: CancellationToken,
     pub(crate) tickets: Arc<Tickets>,
     pub(crate) entries: HashMap<String, GroupEntry>,
-    /// The cycle's groups, once; each session's job names its share by index.
-    pub(crate) groups: Vec<String>,
+    /// The cycle's groups; each session's job names its share by position.
+    pub(crate) groups: CycleGroups,
 }
 
 pub(crate) struct SessionJob {
     pub(crate) session: String,
     pub(crate) pair: u32,
-    /// Indices into [`SessionCtx::groups`].
+    /// Positions in [`SessionCtx::groups`]' source list.
     pub(crate) groups: Vec<u32>,
 }
 
@@ -159,7 +160,7 @@ impl SessionCtx {
         );
         let mut connection = Box::pin(self.connect(job)).await?;
         let mut reconnects = 0;
-        let groups = job.groups.iter().map(|&g| self.groups[g as usize].as_str());
+        let groups = job.groups.iter().map(|&g| self.groups.name(g));
         'groups: for (i, group) in groups.enumerate() {
             if i > 0 && !self.sleep(interval).await {
                 break;
