@@ -25,10 +25,7 @@ RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin hera
 COPY --from=build /src/target/release/herald /usr/local/bin/herald
 USER herald
 WORKDIR /data
-# MIMALLOC_PURGE_DELAY=0: the allocator hands freed pages back at once; with 10,000 bots running
-# that is 188 MiB resident instead of 245 MiB, for 8-26% fewer posts/s at full tilt, a rate no
-# deployment posting at Telegram's pace comes near (BENCHMARKS.md, memory).
-ENV HERALD_DATA_DIR=/data HERALD_LISTEN=0.0.0.0:8000 HERALD_LOG_FORMAT=json MIMALLOC_PURGE_DELAY=0
+ENV HERALD_DATA_DIR=/data HERALD_LISTEN=0.0.0.0:8000 HERALD_LOG_FORMAT=json
 EXPOSE 8000
 ENTRYPOINT ["herald"]
 CMD ["--help"]
