@@ -7,7 +7,8 @@ use clap::Parser;
 
 // The system allocator, on purpose: with mimalloc, each grammers connection's two 1 MiB buffers
 // were resident (1,000 bots on the test DC: 2,589 MiB, 2,516 MiB with MIMALLOC_PURGE_DELAY=0,
-// against 200 MiB with glibc's), for 20% more posts/s on the simulator (BENCHMARKS.md, cost).
+// against 200 MiB with glibc's). What mimalloc gave in exchange: about 20% more posts/s on the
+// simulator (BENCHMARKS.md, cost).
 
 fn main() -> ExitCode {
     let cli = herald::cli::Cli::parse();

@@ -99,10 +99,6 @@ impl CycleGroups {
         self.picked.iter().map(|&p| self.name(p))
     }
 
-    pub fn len(&self) -> usize {
-        self.picked.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.picked.is_empty()
     }
@@ -110,25 +106,19 @@ impl CycleGroups {
 
 /// The groups this cycle posts to, in order, without duplicates or blocked ones.
 pub fn groups_for(user: &Arc<User>, plan_groups: &Arc<Vec<String>>) -> CycleGroups {
-    let source = if plan_groups.is_empty() {
-        GroupSource::Tenant(user.clone())
+    let (source, list) = if plan_groups.is_empty() {
+        (GroupSource::Tenant(user.clone()), &user.groups)
     } else {
-        GroupSource::Plan(plan_groups.clone())
-    };
-    let mut groups = CycleGroups {
-        source,
-        picked: Vec::new(),
+        (GroupSource::Plan(plan_groups.clone()), &**plan_groups)
     };
     let mut seen = HashSet::new();
-    let picked: Vec<u32> = groups
-        .list()
+    let picked = list
         .iter()
         .enumerate()
         .filter(|(_, g)| !user.is_blocked(g) && seen.insert(g.as_str()))
         .map(|(i, _)| i as u32)
         .collect();
-    groups.picked = picked;
-    groups
+    CycleGroups { source, picked }
 }
 
 /// Each session with the groups it posts to this cycle (sessions without groups are left out).
