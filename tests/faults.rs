@@ -50,7 +50,7 @@ async fn workers_sigkilled_again_and_again_lose_and_duplicate_nothing() {
         d.spawn("kills-worker-1", "worker"),
     ];
     scheduler.wait_log("scheduler is now the leader", 30).await;
-    d.wait_healthy().await;
+    d.wait_healthy(&mut api).await;
     let users = tenants("kills");
     let began = Utc::now();
     for user in &users {
@@ -88,9 +88,9 @@ async fn scheduler_sigkilled_the_standby_takes_over_and_every_bot_ends_stopped_s
     let mut leader = d.spawn("sched-leader", "scheduler");
     leader.wait_log("scheduler is now the leader", 30).await;
     let standby = d.spawn("sched-standby", "scheduler");
-    let _api = d.spawn("sched-api", "api");
+    let mut api = d.spawn("sched-api", "api");
     let mut worker = d.spawn("sched-worker", "worker");
-    d.wait_healthy().await;
+    d.wait_healthy(&mut api).await;
     let users = tenants("sched");
     let began = Utc::now();
     for user in &users {
@@ -153,7 +153,7 @@ async fn redis_stopped_for_ten_seconds_every_process_reconnects_and_nothing_on_d
         d.spawn("redis-worker-0", "worker"),
         d.spawn("redis-worker-1", "worker"),
     ];
-    d.wait_healthy().await;
+    d.wait_healthy(&mut api).await;
     let users = tenants("redis");
     let began = Utc::now();
     for user in &users {
@@ -261,7 +261,7 @@ async fn api_sigkilled_during_a_write_burst_keeps_every_acknowledged_write() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let d = deployment().await;
     let mut api = d.spawn("burst-api", "api");
-    d.wait_healthy().await;
+    d.wait_healthy(&mut api).await;
     let users: Vec<String> = (0..8).map(|t| format!("burst-{t}")).collect();
     for user in &users {
         d.register(user, 1).await;
@@ -342,8 +342,8 @@ async fn api_sigkilled_during_a_write_burst_keeps_every_acknowledged_write() {
     );
 
     // A new API process serves what is on disk.
-    let _api = d.spawn("burst-api-again", "api");
-    d.wait_healthy().await;
+    let mut api = d.spawn("burst-api-again", "api");
+    d.wait_healthy(&mut api).await;
     for user in &users {
         let state = d.state(user).await;
         assert_eq!(

@@ -44,8 +44,8 @@ async fn one_process(name: &str, sessions: usize, each: u32, scenario: &str) -> 
     let mut d = Deployment::new(sessions, each, &[]).await;
     let dc = WireDc::start(d.root(), scenario).await;
     d.set_env(&dc.env(1500));
-    let herald = d.spawn(name, "all");
-    d.wait_healthy().await;
+    let mut herald = d.spawn(name, "all");
+    d.wait_healthy(&mut herald).await;
     OneProcess {
         d,
         dc,
@@ -126,9 +126,8 @@ async fn the_scaled_out_engine_on_grammers_posts_every_group_once_per_cycle() {
     const GROUPS: usize = 10;
     let mut d = Deployment::new(TENANTS * SESSIONS_EACH as usize, SESSIONS_EACH, &[]).await;
     // `herald testdc` as its own process, as an operator would run it.
-    let dc_addr = format!("127.0.0.1:{}", support::free_port());
-    let dc = Herald::spawn("wire-dc", &["testdc", "--listen", &dc_addr], &d.env);
-    dc.wait_log("test DC serving", 30).await;
+    let dc = Herald::spawn("wire-dc", &["testdc", "--listen", "127.0.0.1:0"], &d.env);
+    let dc_addr = dc.wait_log_value("HERALD_TELEGRAM_DC_ADDR=", 30).await;
     d.set_env(&support::env_vars(&[
         ("HERALD_TELEGRAM", "grammers"),
         ("HERALD_TELEGRAM_DC_ADDR", &dc_addr),
@@ -141,7 +140,7 @@ async fn the_scaled_out_engine_on_grammers_posts_every_group_once_per_cycle() {
         d.spawn("wire-worker-0", "worker"),
         d.spawn("wire-worker-1", "worker"),
     ];
-    d.wait_healthy().await;
+    d.wait_healthy(&mut api).await;
     let users: Vec<String> = (0..TENANTS).map(|t| format!("wire-{t}")).collect();
     for (i, user) in users.iter().enumerate() {
         d.register(user, GROUPS).await;
@@ -476,9 +475,9 @@ async fn a_worker_killed_mid_send_is_resumed_with_the_same_random_id() {
     d.set_env(&dc.env(60_000));
     let scheduler = d.spawn("mid-scheduler", "scheduler");
     scheduler.wait_log("scheduler is now the leader", 30).await;
-    let _api = d.spawn("mid-api", "api");
+    let mut api = d.spawn("mid-api", "api");
     let mut worker = d.spawn("mid-worker-0", "worker");
-    d.wait_healthy().await;
+    d.wait_healthy(&mut api).await;
     let groups = groups(4);
     configure(&d, "mid", &refs(&groups), false).await;
     d.start("mid").await;

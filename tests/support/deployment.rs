@@ -93,19 +93,38 @@ impl Deployment {
         Herald::spawn(name, &[role], &self.env)
     }
 
-    /// Waits until the API process answers `GET /health` (liveness; `/api/health` also wants a
-    /// leading scheduler).
-    pub async fn wait_healthy(&self) {
+    /// Waits until the API process `api` answers `GET /health` (liveness; `/api/health` also
+    /// wants a leading scheduler). Fails at once, with the process's log, when it has exited, and
+    /// with the log on a timeout: a bare "timed out" left a CI failure without a cause.
+    pub async fn wait_healthy(&self, api: &mut Herald) {
         let client = &self.client;
         let url = format!("{}/health", self.url);
-        wait_for_async(60, "the API to answer", || async {
-            client
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = api.child.try_wait().unwrap() {
+                panic!(
+                    "{} exited with {status} before answering; its log ends:\n{}",
+                    api.name,
+                    api.log_tail(40)
+                );
+            }
+            let answered = client
                 .get(&url)
+                .timeout(Duration::from_secs(5))
                 .send()
                 .await
-                .is_ok_and(|r| r.status().is_success())
-        })
-        .await;
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {} to answer on {url}; its log ends:\n{}",
+                api.name,
+                api.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub fn token(&self, user: &str, admin: bool) -> String {

@@ -188,6 +188,27 @@ impl Herald {
         .await;
     }
 
+    /// Waits (up to `secs`) until this process's log holds `key` and returns the word after it:
+    /// how a test learns the port a child chose itself (listening on port 0 leaves no window for
+    /// another socket to take a port reserved beforehand).
+    pub async fn wait_log_value(&self, key: &str, secs: u64) -> String {
+        self.wait_log(key, secs).await;
+        let log = std::fs::read_to_string(self.log_path()).unwrap();
+        let after = &log[log.find(key).unwrap() + key.len()..];
+        after
+            .split(|c: char| c.is_whitespace() || c == '"')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The last `lines` lines of this process's log, for a failure message.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     pub fn log_path(&self) -> PathBuf {
         std::env::temp_dir().join(format!(
             "herald-test-{}-{}.log",
