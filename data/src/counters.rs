@@ -114,11 +114,7 @@ impl Counters {
         // Read under the pending lock: a flush that lands meanwhile is then seen either in the file
         // (its ledger mark says so) or still in `flushing`, never in both and never in neither.
         let doc = self.file.current();
-        let mut stats = doc
-            .users
-            .get(user_id)
-            .map(|s| UserStats::clone(s))
-            .unwrap_or_default();
+        let mut stats = doc.users.get(user_id).cloned().unwrap_or_default();
         if let Some((seq, batch)) = &pending.flushing {
             let landed = doc
                 .flushes
@@ -180,7 +176,7 @@ impl Counters {
         let change = Change::<StatsDoc, (), ()> {
             apply: Box::new(move |doc: &mut StatsDoc| {
                 for (user, delta) in &batch {
-                    Arc::make_mut(doc.users.entry(user.clone()).or_default()).apply(delta);
+                    doc.users.entry(user.clone()).or_default().apply(delta);
                 }
                 let now = Utc::now();
                 doc.flushes

@@ -27,11 +27,11 @@ mod lock;
 pub mod names;
 pub mod pairs;
 pub mod plan_groups;
-pub mod records_encoder;
 pub mod stats;
 pub mod store;
 mod tenant_log;
 pub mod users;
+pub mod users_encoder;
 
 pub use counters::FlushTicket;
 pub use doc_file::{Document, Encoder, Pretty};

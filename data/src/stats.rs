@@ -7,7 +7,6 @@
 //! SIGKILL. This module defines the records and the merge; it does no I/O.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -17,10 +16,8 @@ use crate::doc_file::Document;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StatsDoc {
-    /// Shared, so a flush copies only the records it changes and the encoder re-serializes
-    /// only those (`Arc::make_mut`).
     #[serde(default)]
-    pub users: BTreeMap<String, Arc<UserStats>>,
+    pub users: BTreeMap<String, UserStats>,
     /// Herald's addition: last flushed sequence number per process (see the module doc).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub flushes: BTreeMap<String, FlushMark>,
@@ -29,23 +26,7 @@ pub struct StatsDoc {
 }
 
 impl Document for StatsDoc {
-    type Encoder = crate::records_encoder::RecordsEncoder<StatsDoc>;
-}
-
-impl crate::records_encoder::Records for StatsDoc {
-    type Record = UserStats;
-
-    fn records(&self) -> &BTreeMap<String, Arc<UserStats>> {
-        &self.users
-    }
-
-    fn shell(&self) -> Self {
-        StatsDoc {
-            users: BTreeMap::new(),
-            flushes: self.flushes.clone(),
-            extra: self.extra.clone(),
-        }
-    }
+    type Encoder = crate::doc_file::Pretty;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

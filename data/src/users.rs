@@ -59,25 +59,8 @@ impl UsersDoc {
     }
 }
 
-impl crate::records_encoder::Records for UsersDoc {
-    type Record = User;
-
-    fn records(&self) -> &BTreeMap<String, Arc<User>> {
-        &self.users
-    }
-
-    fn shell(&self) -> Self {
-        UsersDoc {
-            users: BTreeMap::new(),
-            bindings: self.bindings.clone(),
-            unowned_bans: self.unowned_bans.clone(),
-            extra: self.extra.clone(),
-        }
-    }
-}
-
 impl Document for UsersDoc {
-    type Encoder = crate::records_encoder::RecordsEncoder<UsersDoc>;
+    type Encoder = crate::users_encoder::UsersEncoder;
 
     /// Records are shared `Arc`s: a change that touched none (no `Arc::make_mut`) keeps every
     /// pointer, which takes a pointer comparison per user to see.

@@ -1,82 +1,67 @@
-//! Writing a document of many records fast (`users.json`, `stats.json`): each record's text is
-//! kept while the record is unchanged, so a write that changes one tenant of ten thousand
-//! serializes one record, not all of them (a change is a new `Arc`, so pointer identity says which
-//! records changed). The output is byte for byte what `serde_json::to_vec_pretty` gives for the
-//! whole document. It must never be used for a document whose records are not its first field.
+//! Writing `users.json` fast: each record's text is kept while the record is unchanged, so a write
+//! that changes one tenant of ten thousand serializes one record, not all of them (a change is a
+//! new `Arc`, so pointer identity says which records changed). The output is byte for byte what
+//! `serde_json::to_vec_pretty` gives for the whole document.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
-
-/// A document whose first serialized field is `"users"`, a map of shared records.
-pub trait Records: Serialize {
-    type Record: Serialize + Send + Sync + 'static;
-
-    fn records(&self) -> &BTreeMap<String, Arc<Self::Record>>;
-
-    /// The document without its records (everything else as it is).
-    fn shell(&self) -> Self;
-}
+use crate::users::{User, UsersDoc};
 
 /// Each tenant's pretty-printed record, with the record it was made from.
-#[derive(Debug)]
-pub struct RecordsEncoder<D: Records> {
-    records: HashMap<String, (Arc<D::Record>, Vec<u8>)>,
+#[derive(Debug, Default)]
+pub struct UsersEncoder {
+    records: HashMap<String, (Arc<User>, Vec<u8>)>,
 }
 
-impl<D: Records> Default for RecordsEncoder<D> {
-    fn default() -> Self {
-        RecordsEncoder {
-            records: HashMap::new(),
-        }
-    }
-}
-
-impl<D: Records + 'static> crate::doc_file::Encoder<D> for RecordsEncoder<D> {
-    fn encode(&mut self, doc: &D) -> serde_json::Result<Vec<u8>> {
+impl crate::doc_file::Encoder<UsersDoc> for UsersEncoder {
+    fn encode(&mut self, doc: &UsersDoc) -> serde_json::Result<Vec<u8>> {
         // Everything but the records, through serde, so field order and formatting stay serde's.
-        let shell = serde_json::to_vec_pretty(&doc.shell())?;
+        let shell = UsersDoc {
+            users: Default::default(),
+            bindings: doc.bindings.clone(),
+            unowned_bans: doc.unowned_bans.clone(),
+            extra: doc.extra.clone(),
+        };
+        let shell = serde_json::to_vec_pretty(&shell)?;
         // The shell starts `{\n  "users": {}`: the records' map goes in place of its `{}`.
         let at = b"{\n  \"users\": ".len();
-        debug_assert!(shell.starts_with(b"{\n  \"users\": {}"));
-        let users = doc.records();
         let records: usize = self.records.values().map(|(_, b)| b.len() + 32).sum();
         let mut out = Vec::with_capacity(shell.len() + records + 64);
         out.extend_from_slice(&shell[..at]);
-        if users.is_empty() {
+        if doc.users.is_empty() {
             out.extend_from_slice(b"{}");
         } else {
             out.extend_from_slice(b"{\n");
-            for (i, (id, record)) in users.iter().enumerate() {
+            for (i, (id, user)) in doc.users.iter().enumerate() {
                 if i > 0 {
                     out.extend_from_slice(b",\n");
                 }
                 out.extend_from_slice(b"    ");
                 serde_json::to_writer(&mut out, id)?;
                 out.extend_from_slice(b": ");
-                out.extend_from_slice(self.record(id, record)?);
+                out.extend_from_slice(self.record(id, user)?);
             }
             out.extend_from_slice(b"\n  }");
         }
         out.extend_from_slice(&shell[at + 2..]);
         // Records of removed tenants go too (rare: checked only when the counts say so).
-        if self.records.len() > users.len() {
-            self.records.retain(|id, _| users.contains_key(id));
+        if self.records.len() > doc.users.len() {
+            self.records.retain(|id, _| doc.users.contains_key(id));
         }
         Ok(out)
     }
 }
 
-impl<D: Records> RecordsEncoder<D> {
+impl UsersEncoder {
     /// The record's text at a nesting depth of two (four spaces more than standalone).
-    fn record(&mut self, id: &str, record: &Arc<D::Record>) -> serde_json::Result<&[u8]> {
+    fn record(&mut self, id: &str, user: &Arc<User>) -> serde_json::Result<&[u8]> {
         let fresh = self
             .records
             .get(id)
-            .is_none_or(|(seen, _)| !Arc::ptr_eq(seen, record));
+            .is_none_or(|(seen, _)| !Arc::ptr_eq(seen, user));
         if fresh {
-            let standalone = serde_json::to_vec_pretty(&**record)?;
+            let standalone = serde_json::to_vec_pretty(&**user)?;
             let mut nested = Vec::with_capacity(standalone.len() + standalone.len() / 8);
             // JSON strings cannot hold a raw newline, so every newline is formatting.
             for byte in standalone {
@@ -85,7 +70,7 @@ impl<D: Records> RecordsEncoder<D> {
                     nested.extend_from_slice(b"    ");
                 }
             }
-            self.records.insert(id.to_owned(), (record.clone(), nested));
+            self.records.insert(id.to_owned(), (user.clone(), nested));
         }
         Ok(self
             .records
@@ -99,8 +84,7 @@ impl<D: Records> RecordsEncoder<D> {
 mod tests {
     use super::*;
     use crate::doc_file::Encoder;
-    use crate::stats::{FlushMark, StatsDoc, UserStats};
-    use crate::users::{BanRecord, BlockedGroup, User, UsersDoc};
+    use crate::users::{BanRecord, BlockedGroup};
 
     fn doc(n: usize) -> UsersDoc {
         let mut doc = UsersDoc::default();
@@ -138,7 +122,7 @@ mod tests {
 
     #[test]
     fn the_output_is_exactly_serdes_before_and_after_changes() {
-        let mut encoder = RecordsEncoder::<UsersDoc>::default();
+        let mut encoder = UsersEncoder::default();
         let mut d = doc(5);
         assert_eq!(
             encoder.encode(&d).unwrap(),
@@ -152,49 +136,9 @@ mod tests {
         );
         for empty in [UsersDoc::default(), doc(0), doc(1)] {
             assert_eq!(
-                RecordsEncoder::<UsersDoc>::default()
-                    .encode(&empty)
-                    .unwrap(),
+                UsersEncoder::default().encode(&empty).unwrap(),
                 serde_json::to_vec_pretty(&empty).unwrap()
             );
         }
-    }
-
-    #[test]
-    fn counters_too_are_exactly_serdes_before_and_after_a_flush() {
-        let mut d = StatsDoc::default();
-        for i in 0..4 {
-            let mut stats = UserStats {
-                total_posts: i,
-                last_activity: Some(chrono::Utc::now()),
-                ..UserStats::default()
-            };
-            stats.extra.insert("streak".into(), serde_json::json!(i));
-            d.users.insert(format!("{i}"), Arc::new(stats));
-        }
-        d.extra.insert("note".into(), serde_json::json!("kept"));
-        let mut encoder = RecordsEncoder::<StatsDoc>::default();
-        assert_eq!(
-            encoder.encode(&d).unwrap(),
-            serde_json::to_vec_pretty(&d).unwrap()
-        );
-        Arc::make_mut(d.users.get_mut("2").unwrap()).total_posts += 1;
-        d.flushes.insert(
-            "host-1-abc".into(),
-            FlushMark {
-                seq: 7,
-                at: chrono::Utc::now(),
-            },
-        );
-        assert_eq!(
-            encoder.encode(&d).unwrap(),
-            serde_json::to_vec_pretty(&d).unwrap()
-        );
-        assert_eq!(
-            RecordsEncoder::<StatsDoc>::default()
-                .encode(&StatsDoc::default())
-                .unwrap(),
-            serde_json::to_vec_pretty(&StatsDoc::default()).unwrap()
-        );
     }
 }
