@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::http::{Server, fire, populated_dir, rss_of, tokens, wait_listening};
+use super::procfs::{clock_ticks_per_second, cpu_ticks, cpu_ticks_by_thread, open_files};
 use super::report::{bytes, line, table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -46,6 +47,8 @@ struct Cost {
     posts_per_minute: f64,
     fds: usize,
     dc_fds: Option<usize>,
+    /// CPU seconds per minute of each thread name, largest first.
+    by_thread: Vec<(String, f64)>,
 }
 
 pub fn run(args: &CostArgs) -> anyhow::Result<()> {
@@ -64,6 +67,16 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
         args.seconds
     ))?;
     let rows: Vec<Vec<String>> = costs.iter().map(row).collect();
+    let threads = costs.iter().map(|c| {
+        let named: Vec<String> = c
+            .by_thread
+            .iter()
+            .filter(|(_, s)| *s > 0.0)
+            .map(|(name, s)| format!("{name} {s:.2}"))
+            .collect();
+        format!("- {} bots, CPU s/min by thread: {}", c.users, named.join(", "))
+    });
+    let threads: Vec<String> = threads.collect();
     table(
         &[
             "bots",
@@ -76,7 +89,8 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
             "open files",
         ],
         &rows,
-    )
+    )?;
+    line(&threads.join("\n"))
 }
 
 fn row(c: &Cost) -> Vec<String> {
@@ -145,6 +159,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
     let _ = sampler.join();
 
     let (ticks_before, posts_before) = (cpu_ticks(server.pid())?, posts(dir.path())?);
+    let threads_before = cpu_ticks_by_thread(server.pid())?;
     let watch = Instant::now();
     let (mut peak, mut sum, mut samples) = (0u64, 0u64, 0u64);
     while watch.elapsed() < Duration::from_secs(args.seconds) {
@@ -156,22 +171,33 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
     }
     let elapsed = watch.elapsed().as_secs_f64();
     let ticks = cpu_ticks(server.pid())? - ticks_before;
+    let threads = cpu_ticks_by_thread(server.pid())?;
     let fds = open_files(server.pid());
     let dc_fds = dc.as_ref().map(|dc| open_files(dc.child.id()));
     // Counters reach stats.json within a flush interval; the window's ends carry the same lag.
     let posted = posts(dir.path())? - posts_before;
     server.stop().context("stopping herald all")?;
     drop(dc);
+    let per_minute = |ticks: u64| -> anyhow::Result<f64> {
+        Ok(ticks as f64 / clock_ticks_per_second()? * 60.0 / elapsed)
+    };
+    let mut by_thread = Vec::new();
+    for (name, after) in threads {
+        let before = threads_before.get(&name).copied().unwrap_or(0);
+        by_thread.push((name, per_minute(after.saturating_sub(before))?));
+    }
+    by_thread.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(Cost {
         users,
         idle,
         start_peak: start_peak.load(Ordering::Relaxed),
         steady_peak: peak,
         steady_mean: sum / samples.max(1),
-        cpu_per_minute: ticks as f64 / clock_ticks_per_second()? * 60.0 / elapsed,
+        cpu_per_minute: per_minute(ticks)?,
         posts_per_minute: posted as f64 * 60.0 / elapsed,
         fds,
         dc_fds,
+        by_thread,
     })
 }
 
@@ -212,42 +238,6 @@ impl Drop for TestDcProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// User plus system CPU time of a process so far, in clock ticks (`/proc/<pid>/stat`).
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-    // The command name, in parentheses, may hold spaces: count fields after its closing one.
-    let after = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("unexpected /proc stat format")?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5) (utime, stime) are the 12th and 13th after the name.
-    let field = |i: usize| -> anyhow::Result<u64> {
-        fields
-            .get(i)
-            .context("short /proc stat")?
-            .parse()
-            .context("unparsable /proc stat")
-    };
-    Ok(field(11)? + field(12)?)
-}
-
-fn clock_ticks_per_second() -> anyhow::Result<f64> {
-    let out = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .context("cannot run getconf CLK_TCK")?;
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .context("getconf CLK_TCK printed no number")
-}
-
-fn open_files(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
 /// Every tenant's `total_posts` in stats.json, summed.

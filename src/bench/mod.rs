@@ -8,6 +8,7 @@ pub mod http;
 pub mod lag;
 pub mod memory;
 pub mod posts;
+mod procfs;
 pub mod report;
 pub mod state;
 pub mod store;
