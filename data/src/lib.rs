@@ -41,6 +41,6 @@ pub use names::{UserId, check_session_name, mask_session_name};
 pub use pairs::{ApiHash, ApiPair, ApiPairsDoc};
 pub use plan_groups::{Plan, PlanGroups};
 pub use stats::{StatsDelta, StatsDoc, UserStats};
-pub use store::{Pending, Store, StoreConfig};
+pub use store::{DEFAULT_STATS_FLUSH_INTERVAL, Pending, Store, StoreConfig};
 pub use tenant_log::Level;
 pub use users::{BanRecord, BlockedGroup, BotStatus, ExecutionMode, PostKind, User, UsersDoc};

@@ -74,7 +74,11 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
             .filter(|(_, s)| *s > 0.0)
             .map(|(name, s)| format!("{name} {s:.2}"))
             .collect();
-        format!("- {} bots, CPU s/min by thread: {}", c.users, named.join(", "))
+        format!(
+            "- {} bots, CPU s/min by thread: {}",
+            c.users,
+            named.join(", ")
+        )
     });
     let threads: Vec<String> = threads.collect();
     table(

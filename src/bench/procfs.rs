@@ -27,8 +27,8 @@ pub(super) fn cpu_ticks_by_thread(pid: u32) -> anyhow::Result<BTreeMap<String, u
         let Ok(stat) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let (name, ticks) = parse_stat(&stat)
-            .with_context(|| format!("unexpected {}: {stat}", path.display()))?;
+        let (name, ticks) =
+            parse_stat(&stat).with_context(|| format!("unexpected {}: {stat}", path.display()))?;
         *by_name.entry(name.to_owned()).or_default() += ticks;
     }
     Ok(by_name)
