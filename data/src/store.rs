@@ -29,7 +29,7 @@ use crate::{DataError, UpdateError};
 /// How long counter deltas wait for their group commit unless configured (`HERALD_STATS_FLUSH_MS`).
 /// A flush rewrites the whole `stats.json` (the contract's one document), so its cost grows with
 /// the tenants it holds: at 10,000 a flush took about 5 ms of a core (BENCHMARKS.md, cost), and
-/// five a second were a sixth of a running deployment's CPU.
+/// five a second were about 30% of a running deployment's CPU.
 pub const DEFAULT_STATS_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How the store is opened.
