@@ -1,7 +1,7 @@
 //! Batched counters: `add_stats` is a memory operation; a group commit writes them.
 //!
 //! Deltas accumulate per tenant in memory. A flusher thread merges everything pending into
-//! `stats.json` in one locked read-merge-write at most every `flush_interval` (a second by default)
+//! `stats.json` in one locked read-merge-write at most every `flush_interval` (200 ms by default)
 //! and once more on shutdown, so counter traffic costs a bounded number of file writes per second
 //! however many posts happen. **Durability window**: a process killed outright loses the deltas
 //! of its last `flush_interval`; each delta comes with a [`FlushTicket`] saying which flush will
