@@ -182,14 +182,16 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
     let posted = posts(dir.path())? - posts_before;
     server.stop().context("stopping herald all")?;
     drop(dc);
-    let per_minute = |ticks: u64| -> anyhow::Result<f64> {
-        Ok(ticks as f64 / clock_ticks_per_second()? * 60.0 / elapsed)
-    };
-    let mut by_thread = Vec::new();
-    for (name, after) in threads {
-        let before = threads_before.get(&name).copied().unwrap_or(0);
-        by_thread.push((name, per_minute(after.saturating_sub(before))?));
-    }
+    let ticks_per_second = clock_ticks_per_second()?;
+    let per_minute = |ticks: u64| ticks as f64 / ticks_per_second * 60.0 / elapsed;
+    let mut by_thread: Vec<(String, f64)> = threads
+        .into_iter()
+        .map(|(name, after)| {
+            let before = threads_before.get(&name).copied().unwrap_or(0);
+            let spent = per_minute(after.saturating_sub(before));
+            (name, spent)
+        })
+        .collect();
     by_thread.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(Cost {
         users,
@@ -197,7 +199,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
         start_peak: start_peak.load(Ordering::Relaxed),
         steady_peak: peak,
         steady_mean: sum / samples.max(1),
-        cpu_per_minute: per_minute(ticks)?,
+        cpu_per_minute: per_minute(ticks),
         posts_per_minute: posted as f64 * 60.0 / elapsed,
         fds,
         dc_fds,

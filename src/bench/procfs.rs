@@ -73,10 +73,24 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_a_named_thread_with_its_ticks() {
-        let pid = std::process::id();
-        let by_thread = cpu_ticks_by_thread(pid).unwrap();
-        assert!(!by_thread.is_empty());
-        assert!(by_thread.values().sum::<u64>() <= cpu_ticks(pid).unwrap() + 1);
+    fn a_busy_thread_is_counted_under_its_own_name() {
+        let (seen, stop) = std::sync::mpsc::channel::<()>();
+        let busy = std::thread::Builder::new()
+            .name("herald-probe".into())
+            .spawn(move || {
+                // Spins until told (or the test is gone), so it is alive and has spent CPU when
+                // it is read.
+                while stop.try_recv() == Err(std::sync::mpsc::TryRecvError::Empty) {
+                    std::hint::spin_loop();
+                }
+            })
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let by_thread = cpu_ticks_by_thread(std::process::id()).unwrap();
+        seen.send(()).unwrap();
+        busy.join().unwrap();
+        let probe = by_thread.get("herald-probe").copied();
+        assert!(probe.is_some_and(|ticks| ticks > 0), "{by_thread:?}");
+        assert!(by_thread.values().sum::<u64>() <= cpu_ticks(std::process::id()).unwrap());
     }
 }
