@@ -1,19 +1,22 @@
 //! Batched counters: `add_stats` is a memory operation; a group commit writes them.
 //!
 //! Deltas accumulate per tenant in memory. A flusher thread merges everything pending into
-//! `stats.json` in one locked read-merge-write at most every `flush_interval` (200 ms by default)
-//! and once more on shutdown, so counter traffic costs a bounded number of file writes per second
-//! however many posts happen. **Durability window**: a process killed outright loses the deltas
-//! of its last `flush_interval`; each delta comes with a [`FlushTicket`] saying which flush will
+//! `stats.json` in one locked read-merge-write every `flush_interval` (1 s by default) and once
+//! more on shutdown, so counter traffic costs a bounded number of file writes per second however
+//! many posts happen. A waiter that needs its counts durable sooner than that (a cycle whose next
+//! one is due at once) hurries the flush: it then runs [`HURRIED_FLUSH_GAP`] after the previous
+//! one, not earlier, so hurrying too stays bounded. **Durability window**: a process killed
+//! outright loses the deltas of its last `flush_interval`; each delta comes with a [`FlushTicket`] saying which flush will
 //! carry it, so a worker can wait for its counts to be durable, and one that takes over from a
 //! dead process can tell (through the file's `flushes` ledger) which of its counts never landed.
 //! This module never writes a counter anywhere but through the committer.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
@@ -24,6 +27,13 @@ use crate::{DataError, UpdateError};
 
 /// How long a dead process's ledger entry is kept (far longer than any cycle checkpoint lives).
 const LEDGER_RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// The least time between two flushes when a waiter hurries them: five writes a second at most.
+pub const HURRIED_FLUSH_GAP: Duration = Duration::from_millis(200);
+
+/// What the flusher thread is told besides stopping (which is its channel closing).
+#[derive(Debug)]
+struct Hurry;
 
 /// Names the flush that will carry one delta to disk.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -52,7 +62,10 @@ pub(crate) struct Counters {
     /// Serializes flushes, so sequence numbers reach the file in order.
     flush_lock: Mutex<()>,
     flushed: tokio::sync::watch::Sender<u64>,
-    flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+    flush_interval: Duration,
+    /// Set when a waiter has asked for an early flush; the next flush clears it.
+    hurried: AtomicBool,
+    flusher: Mutex<Option<(mpsc::Sender<Hurry>, JoinHandle<()>)>>,
 }
 
 impl Counters {
@@ -72,26 +85,17 @@ impl Counters {
             }),
             flush_lock: Mutex::new(()),
             flushed: tokio::sync::watch::Sender::new(0),
+            flush_interval,
+            hurried: AtomicBool::new(false),
             flusher: Mutex::new(None),
         });
-        let (stop, stopped) = mpsc::channel::<()>();
+        let (wake, woken) = mpsc::channel::<Hurry>();
         let weak = Arc::downgrade(&counters);
         let thread = std::thread::Builder::new()
             .name("herald-stats-flush".into())
-            .spawn(move || {
-                loop {
-                    let last = matches!(stopped.recv_timeout(flush_interval), Err(RecvTimeoutError::Disconnected));
-                    let Some(counters) = weak.upgrade() else { return };
-                    if let Err(err) = counters.flush() {
-                        tracing::warn!(error = %err, "counter flush failed; the deltas stay pending");
-                    }
-                    if last {
-                        return;
-                    }
-                }
-            })
+            .spawn(move || flusher(&weak, &woken, flush_interval))
             .map_err(|e| DataError::io("start the counter flusher thread", e))?;
-        *lock(&counters.flusher) = Some((stop, thread));
+        *lock(&counters.flusher) = Some((wake, thread));
         Ok(counters)
     }
 
@@ -142,8 +146,13 @@ impl Counters {
             .is_some_and(|mark| mark.seq >= ticket.seq)
     }
 
-    /// Resolves once this process's delta behind `ticket` is durable.
-    pub(crate) async fn wait_flushed(&self, ticket: &FlushTicket) -> Result<(), DataError> {
+    /// Resolves once this process's delta behind `ticket` is durable. A caller that needs it
+    /// sooner than the flush interval (`wanted_within`) hurries the flush.
+    pub(crate) async fn wait_flushed(
+        &self,
+        ticket: &FlushTicket,
+        wanted_within: Duration,
+    ) -> Result<(), DataError> {
         if ticket.process != self.process {
             return Err(DataError::Invalid(format!(
                 "ticket of process {} cannot be awaited here",
@@ -151,6 +160,16 @@ impl Counters {
             )));
         }
         let mut rx = self.flushed.subscribe();
+        // One message per flush at most: a thousand cycles ending at once wake the thread once.
+        if wanted_within < self.flush_interval
+            && *rx.borrow() < ticket.seq
+            && !self.hurried.swap(true, Ordering::AcqRel)
+            && let Some((wake, _)) = lock(&self.flusher).as_ref()
+            && wake.send(Hurry).is_err()
+        {
+            // The flusher has stopped: shutdown's final flush carries the delta, or nothing will.
+            tracing::debug!("counter flusher gone; not hurried");
+        }
         rx.wait_for(|seq| *seq >= ticket.seq)
             .await
             .map(|_| ())
@@ -222,6 +241,44 @@ impl Counters {
         let result = self.flush();
         self.committer.stop();
         result
+    }
+}
+
+/// The flusher thread: a flush every `interval`, sooner when hurried (not within
+/// [`HURRIED_FLUSH_GAP`] of the previous one), and a last one when the channel closes.
+fn flusher(
+    counters: &std::sync::Weak<Counters>,
+    woken: &mpsc::Receiver<Hurry>,
+    interval: Duration,
+) {
+    let mut previous = Instant::now();
+    let mut due = previous + interval;
+    loop {
+        let last = match woken.recv_timeout(due.saturating_duration_since(Instant::now())) {
+            Ok(Hurry) => {
+                due = due.min(previous + HURRIED_FLUSH_GAP.min(interval));
+                if Instant::now() < due {
+                    continue;
+                }
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        let Some(counters) = counters.upgrade() else {
+            return;
+        };
+        // Cleared before the flush takes the pending deltas: a waiter hurrying after this point
+        // has its delta in this flush or wakes the thread for the next.
+        counters.hurried.store(false, Ordering::Release);
+        if let Err(err) = counters.flush() {
+            tracing::warn!(error = %err, "counter flush failed; the deltas stay pending");
+        }
+        previous = Instant::now();
+        due = previous + interval;
+        if last {
+            return;
+        }
     }
 }
 

@@ -33,7 +33,7 @@ mod tenant_log;
 pub mod users;
 pub mod users_encoder;
 
-pub use counters::FlushTicket;
+pub use counters::{FlushTicket, HURRIED_FLUSH_GAP};
 pub use doc_file::{Document, Encoder, Pretty};
 pub use error::{DataError, UpdateError};
 pub use layout::{Layout, SessionFolder};

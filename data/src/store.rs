@@ -28,9 +28,9 @@ use crate::{DataError, UpdateError};
 
 /// How long counter deltas wait for their group commit unless configured (`HERALD_STATS_FLUSH_MS`).
 /// A flush rewrites the whole `stats.json`, so its cost grows with the tenants it holds (about 5 ms
-/// of a core at 10,000); a second was measured and left (BENCHMARKS.md, cost): a cycle's end waits
-/// for its counts to be durable, and `bench posts` fell from 113,888 to 73,606 posts/s.
-pub const DEFAULT_STATS_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// of a core at 10,000, BENCHMARKS.md, cost); a cycle's end that needs its counts sooner hurries
+/// the flush instead (`wait_flushed`).
+pub const DEFAULT_STATS_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How the store is opened.
 #[derive(Debug, Clone)]
@@ -248,9 +248,17 @@ impl Store {
         self.inner.counters.is_flushed(ticket)
     }
 
-    /// Resolves once this process's delta behind `ticket` is durable.
-    pub async fn wait_flushed(&self, ticket: &FlushTicket) -> Result<(), DataError> {
-        self.inner.counters.wait_flushed(ticket).await
+    /// Resolves once this process's delta behind `ticket` is durable. Needed within less than the
+    /// flush interval, the flush is hurried (no sooner than [`crate::HURRIED_FLUSH_GAP`] after the last).
+    pub async fn wait_flushed(
+        &self,
+        ticket: &FlushTicket,
+        wanted_within: Duration,
+    ) -> Result<(), DataError> {
+        self.inner
+            .counters
+            .wait_flushed(ticket, wanted_within)
+            .await
     }
 
     /// Writes all pending counters now. Blocks until durable.

@@ -225,7 +225,7 @@ async fn counters_are_visible_at_once_and_durable_after_their_ticket() {
         "the flush interval has not passed"
     );
     store.flush_stats().unwrap();
-    store.wait_flushed(&ticket).await.unwrap();
+    store.wait_flushed(&ticket, Duration::MAX).await.unwrap();
     assert!(store.is_flushed(&ticket));
     let on_disk: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.path().join("data/stats.json")).unwrap()).unwrap();
@@ -253,10 +253,13 @@ async fn the_flusher_writes_on_its_own_and_on_shutdown() {
             ..StatsDelta::default()
         },
     );
-    tokio::time::timeout(Duration::from_secs(10), store.wait_flushed(&ticket))
-        .await
-        .expect("the flusher runs by itself")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        store.wait_flushed(&ticket, Duration::MAX),
+    )
+    .await
+    .expect("the flusher runs by itself")
+    .unwrap();
 
     let slow = Store::open(StoreConfig {
         root: dir.path().to_owned(),
@@ -272,6 +275,48 @@ async fn the_flusher_writes_on_its_own_and_on_shutdown() {
     );
     slow.shutdown().unwrap();
     assert_eq!(store.stats("1").total_posts, 6);
+}
+
+#[tokio::test]
+async fn a_waiter_that_cannot_wait_the_interval_hurries_the_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        root: dir.path().to_owned(),
+        stats_flush_interval: Duration::from_secs(3600),
+    })
+    .unwrap();
+    let delta = StatsDelta {
+        posts: 1,
+        ..StatsDelta::default()
+    };
+    let patient = store.add_stats("1", &delta);
+    let unflushed = tokio::time::timeout(
+        Duration::from_millis(500),
+        store.wait_flushed(&patient, Duration::MAX),
+    )
+    .await;
+    assert!(
+        unflushed.is_err(),
+        "a patient waiter waits for the hour's flush"
+    );
+    assert!(!store.is_flushed(&patient));
+
+    let hurried = store.add_stats("2", &delta);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        store.wait_flushed(&hurried, Duration::ZERO),
+    )
+    .await
+    .expect("a hurried flush runs long before the interval")
+    .unwrap();
+    assert!(
+        store.is_flushed(&patient),
+        "one flush carries everything pending"
+    );
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("data/stats.json")).unwrap()).unwrap();
+    assert_eq!(on_disk["users"]["1"]["total_posts"], 1);
+    assert_eq!(on_disk["users"]["2"]["total_posts"], 1);
 }
 
 #[tokio::test]

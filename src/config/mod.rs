@@ -20,7 +20,7 @@
 //! | `HERALD_MAX_REPLACEMENTS_PER_DAY` | `3` | replacements per tenant per 24 h before `suspended` |
 //! | `HERALD_COMMAND_WAIT_MS` | `5000` | how long start/stop wait for the worker before 202 |
 //! | `HERALD_SIM_SCENARIO` / `HERALD_SIM_JOURNAL` | built-in / unset | simulator scenario and journal |
-//! | `HERALD_STATS_FLUSH_MS` | `200` | counter group-commit interval (the durability window) |
+//! | `HERALD_STATS_FLUSH_MS` | `1000` | counter group-commit interval (the durability window); hurried to 200 ms by a cycle due sooner |
 //! | `HERALD_LEASE_TTL_MS` | `15000` | leases of cycles, sessions and the scheduler: how soon a dead process's work is taken over |
 //! | `HERALD_SHUTDOWN_DEADLINE_MS` | `30000` | on SIGTERM/SIGINT, how long posts in flight may take to finish |
 //! | `HERALD_LOG_FORMAT` | `text` | `text` or `json` (stderr) |

@@ -250,9 +250,14 @@ async fn execute(
         };
     }
     if let Some(ticket) = tickets.last()
-        && tokio::time::timeout(w.config.flush_wait, Box::pin(w.store.wait_flushed(&ticket)))
-            .await
-            .is_err()
+        && tokio::time::timeout(
+            w.config.flush_wait,
+            // The next cycle is due after `pause`: a bot that runs cycles back to back hurries
+            // the flush rather than waiting out the interval.
+            Box::pin(w.store.wait_flushed(&ticket, pause)),
+        )
+        .await
+        .is_err()
     {
         tracing::warn!(user.id = %user, "counters not yet durable at the end of the cycle; they stay queued");
     }
