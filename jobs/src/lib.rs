@@ -21,8 +21,8 @@ pub mod testing;
 
 pub use command::{Command, CommandAction, CommandOutcome, CommandReply, RefusalReason};
 pub use coord::{
-    CancelOutcome, Claim, CoordConfig, Coordination, CycleState, InFlight, Liveness, RedisConfig,
-    ReplyWaiter,
+    CancelOutcome, Claim, CoordConfig, Coordination, CycleState, Hold, InFlight, Liveness,
+    RedisConfig, ReplyWaiter,
 };
 pub use cycle::Cycle;
 pub use error::{JobError, JobsError};

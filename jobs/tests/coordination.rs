@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use herald_jobs::testing::RedisServer;
 use herald_jobs::{
     CancelOutcome, Claim, CommandOutcome, CommandReply, CoordConfig, Coordination, CycleState,
-    RedisConfig, clock,
+    Hold, RedisConfig, clock,
 };
 
 fn config() -> CoordConfig {
@@ -54,6 +54,7 @@ both_backends!(
     replies_reach_waiters_before_or_after_they_wait,
     a_schedule_change_wakes_the_waiting_scheduler,
     liveness_follows_the_cycle,
+    holds_renew_together_and_each_says_if_it_was_kept,
 );
 
 async fn leases_are_exclusive_renewable_and_expire(c: Coordination) {
@@ -442,4 +443,65 @@ async fn an_unreachable_redis_is_refused_at_connect_with_its_address() {
     let message = err.to_string();
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(!message.contains("secret"), "{message}");
+}
+
+async fn holds_renew_together_and_each_says_if_it_was_kept(c: Coordination) {
+    let ttl = Duration::from_secs(2);
+    let now = clock::now();
+    c.schedule("u1", now - TimeDelta::seconds(1)).await.unwrap();
+    assert_eq!(c.take_due(now, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        c.claim_cycle("u1", 1, "w1", ttl).await.unwrap(),
+        Claim::Claimed
+    );
+    assert!(c.permit_acquire("user:u1", "w1/a", 1, ttl).await.unwrap());
+    assert!(c.lease_acquire("session:a", "w1", ttl).await.unwrap());
+    let (user, holder) = ("u1".to_owned(), "w1".to_owned());
+    let holds = [
+        Hold::Cycle {
+            user: user.clone(),
+            cycle_no: 1,
+            holder: holder.clone(),
+        },
+        Hold::Permit {
+            key: "user:u1".into(),
+            holder: "w1/a".into(),
+        },
+        Hold::Lease {
+            key: "session:a".into(),
+            holder: holder.clone(),
+        },
+        Hold::Lease {
+            key: "session:never-taken".into(),
+            holder: holder.clone(),
+        },
+        Hold::Cycle {
+            user,
+            cycle_no: 1,
+            holder: "w2".into(),
+        },
+    ];
+    // Three renewals 0.7 s apart carry every hold past its first 2 s ttl.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            c.renew_holds(&holds, ttl).await.unwrap(),
+            [true, true, true, false, false]
+        );
+    }
+    assert!(!c.lease_acquire("session:a", "w2", ttl).await.unwrap());
+    assert!(!c.permit_acquire("user:u1", "w2/a", 1, ttl).await.unwrap());
+    assert_eq!(
+        c.claim_cycle("u1", 1, "w2", ttl).await.unwrap(),
+        Claim::HeldByOther
+    );
+    assert!(c.lease_renewed_at("session:a").await.unwrap().is_some());
+
+    // Left alone, the lease and the permit lapse, and a late renewal is refused.
+    tokio::time::sleep(ttl + Duration::from_millis(300)).await;
+    assert_eq!(
+        c.renew_holds(&holds[1..3], ttl).await.unwrap(),
+        [false, false]
+    );
+    assert!(c.renew_holds(&[], ttl).await.unwrap().is_empty());
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, oneshot};
 
 use super::zset::ZSet;
-use super::{CancelOutcome, Claim, CoordConfig, InFlight};
+use super::{CancelOutcome, Claim, CoordConfig, Hold, InFlight};
 use crate::JobsError;
 use crate::clock;
 use crate::command::CommandReply;
@@ -46,6 +46,56 @@ struct State {
     replies: HashMap<String, (CommandReply, DateTime<Utc>)>,
     waiters: HashMap<String, oneshot::Sender<CommandReply>>,
     epoch: Option<String>,
+}
+
+/// The renewals, one per kind of [`Hold`], under the caller's lock.
+impl State {
+    fn renew_lease(&mut self, key: &str, holder: &str, ttl: Duration) -> bool {
+        let now = clock::now();
+        let held = match self.leases.get_mut(key) {
+            Some(lease) if lease.holder == holder && lease.expires > now => {
+                lease.expires = now + ttl;
+                lease.renewed = now;
+                true
+            }
+            _ => false,
+        };
+        if held {
+            match self.last_renewal.get_mut(key) {
+                Some(at) => *at = now,
+                None => {
+                    self.last_renewal.insert(key.to_owned(), now);
+                }
+            }
+        }
+        held
+    }
+
+    fn renew_permit(&mut self, key: &str, holder: &str, ttl: Duration) -> bool {
+        let now = clock::now();
+        match self.permits.get_mut(key).and_then(|p| p.get_mut(holder)) {
+            Some(expires) if *expires > now => {
+                *expires = now + ttl;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn renew_cycle(&mut self, user: &str, cycle_no: u64, holder: &str, ttl: Duration) -> bool {
+        let now = clock::now();
+        let Some(record) = self
+            .cycles
+            .get_mut(user)
+            .filter(|r| r.cycle_no == cycle_no && r.holder.as_deref() == Some(holder))
+        else {
+            return false;
+        };
+        record.lease_until = now + ttl;
+        record.renewed = Some(now);
+        self.inflight.insert(user, now + ttl);
+        true
+    }
 }
 
 #[derive(Debug)]
@@ -104,20 +154,27 @@ impl Memory {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
-        let now = clock::now();
+        Ok(self.state().renew_lease(key, holder, ttl))
+    }
+
+    pub(super) async fn renew_holds(
+        &self,
+        holds: &[Hold],
+        ttl: Duration,
+    ) -> Result<Vec<bool>, JobsError> {
         let mut state = self.state();
-        let held = match state.leases.get_mut(key) {
-            Some(lease) if lease.holder == holder && lease.expires > now => {
-                lease.expires = now + ttl;
-                lease.renewed = now;
-                true
-            }
-            _ => false,
-        };
-        if held {
-            state.last_renewal.insert(key.to_owned(), now);
-        }
-        Ok(held)
+        Ok(holds
+            .iter()
+            .map(|hold| match hold {
+                Hold::Cycle {
+                    user,
+                    cycle_no,
+                    holder,
+                } => state.renew_cycle(user, *cycle_no, holder, ttl),
+                Hold::Permit { key, holder } => state.renew_permit(key, holder, ttl),
+                Hold::Lease { key, holder } => state.renew_lease(key, holder, ttl),
+            })
+            .collect())
     }
 
     pub(super) async fn lease_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
@@ -165,15 +222,7 @@ impl Memory {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
-        let now = clock::now();
-        let mut state = self.state();
-        match state.permits.get_mut(key).and_then(|p| p.get_mut(holder)) {
-            Some(expires) if *expires > now => {
-                *expires = now + ttl;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        Ok(self.state().renew_permit(key, holder, ttl))
     }
 
     pub(super) async fn permit_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
@@ -286,19 +335,7 @@ impl Memory {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
-        let now = clock::now();
-        let mut state = self.state();
-        let Some(record) = state
-            .cycles
-            .get_mut(user)
-            .filter(|r| r.cycle_no == cycle_no && r.holder.as_deref() == Some(holder))
-        else {
-            return Ok(false);
-        };
-        record.lease_until = now + ttl;
-        record.renewed = Some(now);
-        state.inflight.insert(user, now + ttl);
-        Ok(true)
+        Ok(self.state().renew_cycle(user, cycle_no, holder, ttl))
     }
 
     pub(super) async fn finish_cycle(

@@ -69,6 +69,21 @@ pub struct Liveness {
     pub last_heartbeat: Option<DateTime<Utc>>,
 }
 
+/// Something a worker holds in coordination and keeps only by renewing it before its ttl lapses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// The claim on a cycle in flight ([`Coordination::claim_cycle`]).
+    Cycle {
+        user: String,
+        cycle_no: u64,
+        holder: String,
+    },
+    /// One permit of a counting semaphore ([`Coordination::permit_acquire`]).
+    Permit { key: String, holder: String },
+    /// An exclusive lease ([`Coordination::lease_acquire`]).
+    Lease { key: String, holder: String },
+}
+
 /// Tunables shared by both backends.
 #[derive(Debug, Clone)]
 pub struct CoordConfig {
@@ -151,6 +166,12 @@ impl Coordination {
         ttl: Duration,
     ) -> Result<bool, JobsError> {
         delegate!(self, lease_renew(key, holder, ttl))
+    }
+
+    /// Renews many holds in one go (one lock, or one Redis round trip) by `ttl`: for each, in
+    /// order, whether it was still held (a refused one is not taken back).
+    pub async fn renew_holds(&self, holds: &[Hold], ttl: Duration) -> Result<Vec<bool>, JobsError> {
+        delegate!(self, renew_holds(holds, ttl))
     }
 
     pub async fn lease_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {

@@ -18,7 +18,7 @@ use redis::{AsyncCommands, Script};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Notify, oneshot};
 
-use super::{CancelOutcome, Claim, CoordConfig, InFlight};
+use super::{CancelOutcome, Claim, CoordConfig, Hold, InFlight};
 use crate::JobsError;
 use crate::command::CommandReply;
 use crate::cycle::Cycle;
@@ -241,6 +241,61 @@ impl RedisCoord {
             .invoke_async(&mut self.conn())
             .await?;
         Ok(held == 1)
+    }
+
+    /// One pipeline: the three renewal scripts loaded (a restarted Redis has forgotten them),
+    /// then one script call per hold, each answered 1 or 0 in order.
+    pub(super) async fn renew_holds(
+        &self,
+        holds: &[Hold],
+        ttl: Duration,
+    ) -> Result<Vec<bool>, JobsError> {
+        if holds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scripts = &self.scripts;
+        let mut pipe = redis::pipe();
+        for script in [
+            &scripts.renew_cycle,
+            &scripts.permit_renew,
+            &scripts.lease_renew,
+        ] {
+            pipe.load_script(script).ignore();
+        }
+        let (inflight, renewed) = (self.key(&["inflight"]), self.key(&["lease-renewed"]));
+        for hold in holds {
+            let mut call = match hold {
+                Hold::Cycle {
+                    user,
+                    cycle_no,
+                    holder,
+                } => {
+                    let mut call = scripts.renew_cycle.key(&inflight);
+                    call.key(self.cycle_key(user))
+                        .arg(user)
+                        .arg(cycle_no)
+                        .arg(holder);
+                    call
+                }
+                Hold::Permit { key, holder } => {
+                    let mut call = scripts.permit_renew.key(self.key(&["permits", key]));
+                    call.arg(holder);
+                    call
+                }
+                Hold::Lease { key, holder } => {
+                    let mut call = scripts.lease_renew.key(self.key(&["lease", key]));
+                    call.key(&renewed).arg(holder);
+                    call
+                }
+            };
+            call.arg(ttl_ms(ttl));
+            if let Hold::Lease { key, .. } = hold {
+                call.arg(key);
+            }
+            pipe.invoke_script(&call);
+        }
+        let answers: Vec<i32> = pipe.query_async(&mut self.conn()).await?;
+        Ok(answers.into_iter().map(|held| held == 1).collect())
     }
 
     pub(super) async fn lease_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
