@@ -78,25 +78,17 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
     let taken_over = CancellationToken::new();
     let holds = Holds::new(
         w.coord.clone(),
-        w.config.lease_ttl,
         user.as_str(),
         cycle.cycle_no,
         holder,
+        lost.clone(),
+        taken_over.clone(),
     );
-    // The renewal runs in this task beside the cycle, not in a task of its own: one task less per
-    // running bot (memory with 10,000 bots, BENCHMARKS.md). Dropping it ends it.
-    let renewal = holds
-        .clone()
-        .renew_until(w.config.renew_every, lost.clone(), taken_over.clone());
-    let execution = execute(worker, &user, cycle.cycle_no, &holds, &lost, &taken_over);
-    tokio::pin!(renewal, execution);
-    let mut renewing = true;
-    let ending = loop {
-        tokio::select! {
-            ending = &mut execution => break ending,
-            () = &mut renewal, if renewing => renewing = false,
-        }
-    };
+    // Renewed by the worker's one renewal task, with every other running cycle's holds, until
+    // this cycle ends (BENCHMARKS.md, cost: a renewal loop per cycle was a fifth of the runtime).
+    let renewing = w.renewer.register(holds.clone());
+    let ending = execute(worker, &user, cycle.cycle_no, &holds, &lost, &taken_over).await;
+    drop(renewing);
     let result = match ending {
         Ending::Finished(next) => {
             Box::pin(

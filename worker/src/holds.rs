@@ -1,45 +1,56 @@
-//! What a running cycle holds in coordination (its cycle lease, per-session permits and session
-//! leases) and the loop that renews it all while the worker lives. When a renewal is refused the
-//! cycle has been taken over: the loop cancels it at once, so no post goes out under a lease this
-//! worker no longer has. A killed worker simply stops renewing, and everything lapses.
+//! What running cycles hold in coordination (each cycle's claim, its per-session permits and
+//! session leases) and the one loop per worker that renews all of it together, in batches of
+//! [`BATCH`] (one lock, or one Redis round trip, each). When a renewal is refused the cycle has
+//! been taken over: the loop cancels it at once, so no post goes out under a lease this worker no
+//! longer has. A killed worker simply stops renewing, and everything lapses. This module never
+//! takes a hold itself; it renews and releases what a cycle took.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use herald_jobs::{Coordination, clock};
+use herald_jobs::{Coordination, Hold, clock};
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Hold {
-    Permit { key: String, holder: String },
-    Lease { key: String, holder: String },
-}
+/// Holds renewed per coordination call: bounds how long one call keeps Redis (or the lock) busy.
+const BATCH: usize = 1024;
 
+/// One cycle's holds: its claim, and what its session runs add while they post.
 #[derive(Debug)]
 pub(crate) struct Holds {
     coord: Coordination,
-    ttl: Duration,
     user: String,
     cycle_no: u64,
-    holder: String,
+    claim: Hold,
     extra: Mutex<Vec<Hold>>,
+    /// Cancelled when the claim is refused: this worker stops working on the cycle.
+    lost: CancellationToken,
+    /// Cancelled with `lost`: another worker owns the cycle now (a send in flight is abandoned).
+    taken_over: CancellationToken,
 }
 
 impl Holds {
     pub(crate) fn new(
         coord: Coordination,
-        ttl: Duration,
         user: &str,
         cycle_no: u64,
         holder: &str,
+        lost: CancellationToken,
+        taken_over: CancellationToken,
     ) -> Arc<Holds> {
         Arc::new(Holds {
             coord,
-            ttl,
             user: user.to_owned(),
             cycle_no,
-            holder: holder.to_owned(),
+            claim: Hold::Cycle {
+                user: user.to_owned(),
+                cycle_no,
+                holder: holder.to_owned(),
+            },
             extra: Mutex::new(Vec::new()),
+            lost,
+            taken_over,
         })
     }
 
@@ -53,68 +64,189 @@ impl Holds {
         let released = match hold {
             Hold::Permit { key, holder } => self.coord.permit_release(key, holder).await,
             Hold::Lease { key, holder } => self.coord.lease_release(key, holder).await,
+            // The claim ends with the cycle (finish or release), not here.
+            Hold::Cycle { .. } => Ok(()),
         };
         if let Err(err) = released {
             tracing::warn!(error = %err, "cannot release a hold; it lapses by itself");
         }
     }
 
-    fn list(&self) -> std::sync::MutexGuard<'_, Vec<Hold>> {
+    fn list(&self) -> MutexGuard<'_, Vec<Hold>> {
         self.extra.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Renews every hold `every`; when the cycle's lease is lost, cancels `taken_over` (another
-    /// worker owns the cycle now) and `lost` (this one stops working on it), and returns. Runs
-    /// until dropped otherwise.
-    pub(crate) async fn renew_until(
-        self: Arc<Self>,
-        every: Duration,
-        lost: CancellationToken,
-        taken_over: CancellationToken,
-    ) {
-        loop {
-            tokio::time::sleep_until(clock::tick_after(every)).await;
-            // Boxed: the renewal waits beside every running cycle; its Redis calls need not.
-            match Box::pin(self.renew_all()).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(user.id = %self.user, cycle = self.cycle_no, "cycle lease lost; stopping this cycle here");
-                    taken_over.cancel();
-                    lost.cancel();
-                    return;
-                }
-                // Coordination unreachable: keep trying; if it stays away the leases lapse and
-                // the next renewal is refused.
-                Err(err) => {
-                    tracing::warn!(user.id = %self.user, error = %err, "cannot renew the cycle's leases")
-                }
-            }
+    /// Puts the cycle's claim and its other holds at the end of `batch`.
+    fn push_into(&self, batch: &mut Vec<Hold>) {
+        batch.push(self.claim.clone());
+        batch.extend(self.list().iter().cloned());
+    }
+
+    /// Whether the answers for what [`Holds::push_into`] put in still leave the cycle this
+    /// worker's. A hold released while the renewal ran is refused too, and that is no takeover.
+    fn kept(&self, sent: &[Hold], answers: &[bool]) -> bool {
+        if !answers.first().copied().unwrap_or(false) {
+            return false;
+        }
+        let now = self.list();
+        sent.iter()
+            .zip(answers)
+            .skip(1)
+            .all(|(hold, kept)| *kept || !now.contains(hold))
+    }
+
+    fn cancel(&self) {
+        tracing::warn!(user.id = %self.user, cycle = self.cycle_no, "cycle lease lost; stopping this cycle here");
+        self.taken_over.cancel();
+        self.lost.cancel();
+    }
+}
+
+/// The worker's registry of running cycles, renewed every `every` by one task.
+#[derive(Debug, Default)]
+pub(crate) struct Renewer {
+    cycles: Mutex<HashMap<u64, Arc<Holds>>>,
+    next_id: AtomicU64,
+}
+
+/// A cycle's place in the renewal; dropping it stops the renewal (the cycle is over).
+#[derive(Debug)]
+pub(crate) struct Renewing {
+    renewer: Arc<Renewer>,
+    id: u64,
+}
+
+impl Drop for Renewing {
+    fn drop(&mut self) {
+        self.renewer.cycles().remove(&self.id);
+    }
+}
+
+impl Renewer {
+    /// Starts the renewal task; it ends once the renewer is dropped.
+    pub(crate) fn start(coord: Coordination, ttl: Duration, every: Duration) -> Arc<Renewer> {
+        let renewer = Arc::new(Renewer::default());
+        tokio::spawn(renew_loop(Arc::downgrade(&renewer), coord, ttl, every));
+        renewer
+    }
+
+    /// Renews the cycle's holds from the next round on, until the returned guard is dropped.
+    pub(crate) fn register(self: &Arc<Self>, holds: Arc<Holds>) -> Renewing {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.cycles().insert(id, holds);
+        Renewing {
+            renewer: self.clone(),
+            id,
         }
     }
 
-    async fn renew_all(&self) -> Result<bool, herald_jobs::JobsError> {
-        if !self
-            .coord
-            .renew_cycle(&self.user, self.cycle_no, &self.holder, self.ttl)
-            .await?
-        {
-            return Ok(false);
-        }
-        let holds = self.list().clone();
-        for hold in holds {
-            let kept = match &hold {
-                Hold::Permit { key, holder } => {
-                    self.coord.permit_renew(key, holder, self.ttl).await?
+    fn cycles(&self) -> MutexGuard<'_, HashMap<u64, Arc<Holds>>> {
+        self.cycles.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn renew_loop(renewer: Weak<Renewer>, coord: Coordination, ttl: Duration, every: Duration) {
+    loop {
+        tokio::time::sleep_until(clock::tick_after(every)).await;
+        let Some(renewer) = renewer.upgrade() else {
+            return;
+        };
+        let cycles: Vec<(u64, Arc<Holds>)> = renewer
+            .cycles()
+            .iter()
+            .map(|(id, holds)| (*id, holds.clone()))
+            .collect();
+        let mut cycles = cycles.as_slice();
+        while !cycles.is_empty() {
+            let (mut batch, mut spans) = (Vec::new(), Vec::new());
+            while let Some(((id, holds), rest)) = cycles.split_first()
+                && batch.len() < BATCH
+            {
+                let start = batch.len();
+                holds.push_into(&mut batch);
+                spans.push((*id, holds, start..batch.len()));
+                cycles = rest;
+            }
+            match coord.renew_holds(&batch, ttl).await {
+                Ok(answers) => {
+                    for (id, holds, span) in spans {
+                        let answered = answers.get(span.clone()).unwrap_or_default();
+                        if !holds.kept(&batch[span], answered) {
+                            renewer.cycles().remove(&id);
+                            holds.cancel();
+                        }
+                    }
                 }
-                Hold::Lease { key, holder } => {
-                    self.coord.lease_renew(key, holder, self.ttl).await?
-                }
-            };
-            // A hold released while this loop ran is refused too, and that is no takeover.
-            if !kept && self.list().contains(&hold) {
-                return Ok(false);
+                // Coordination unreachable: keep trying; if it stays away the leases lapse and
+                // the next renewal is refused.
+                Err(err) => tracing::warn!(error = %err, "cannot renew the running cycles' leases"),
             }
         }
-        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use herald_jobs::{Claim, CoordConfig};
+
+    use super::*;
+
+    fn holds(coord: &Coordination, user: &str) -> Arc<Holds> {
+        let (lost, taken_over) = (CancellationToken::new(), CancellationToken::new());
+        Holds::new(coord.clone(), user, 1, "w1", lost, taken_over)
+    }
+
+    #[tokio::test]
+    async fn one_round_renews_every_cycle_and_cancels_only_those_refused() {
+        let coord = Coordination::in_memory(CoordConfig::default());
+        let ttl = Duration::from_millis(600);
+        let now = clock::now();
+        coord
+            .schedule("kept", now - chrono::TimeDelta::seconds(1))
+            .await
+            .unwrap();
+        assert_eq!(coord.take_due(now, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            coord.claim_cycle("kept", 1, "w1", ttl).await.unwrap(),
+            Claim::Claimed
+        );
+        assert!(coord.lease_acquire("session:a", "w1", ttl).await.unwrap());
+        assert!(coord.lease_acquire("session:b", "w1", ttl).await.unwrap());
+        let renewer = Renewer::start(coord.clone(), ttl, Duration::from_millis(100));
+        let kept = holds(&coord, "kept");
+        let lease = |key: &str| Hold::Lease {
+            key: key.into(),
+            holder: "w1".into(),
+        };
+        kept.add(lease("session:a"));
+        // Never claimed by this worker: as if another had taken the cycle over.
+        let stolen = holds(&coord, "stolen");
+        // Its claim holds, but a session lease it still lists is gone: the cycle is lost too.
+        let stripped = holds(&coord, "kept");
+        stripped.add(lease("session:gone"));
+        let renewing = [&kept, &stolen, &stripped].map(|h| renewer.register(h.clone()));
+
+        tokio::time::timeout(Duration::from_secs(5), stolen.lost.cancelled())
+            .await
+            .expect("a refused claim is noticed in the next round");
+        assert!(stolen.taken_over.is_cancelled());
+        assert!(stripped.lost.is_cancelled() && stripped.taken_over.is_cancelled());
+
+        // Well past the ttl: the registered holds were renewed; the unregistered lease lapsed.
+        tokio::time::sleep(ttl * 2).await;
+        assert!(!kept.lost.is_cancelled());
+        assert!(!coord.lease_acquire("session:a", "w2", ttl).await.unwrap());
+        assert!(coord.lease_acquire("session:b", "w2", ttl).await.unwrap());
+        assert_eq!(
+            coord.claim_cycle("kept", 1, "w2", ttl).await.unwrap(),
+            Claim::HeldByOther
+        );
+
+        // Dropped from the renewal when its guard goes: its lease lapses.
+        drop(renewing);
+        tokio::time::sleep(ttl * 2).await;
+        assert!(coord.lease_acquire("session:a", "w2", ttl).await.unwrap());
     }
 }

@@ -16,7 +16,7 @@
 //! - [`plan`], [`outcome`]: pure decisions (groups, sessions, pacing; what an error means).
 //! - `delivery`: exactly one post and one count per group per cycle (checkpoint, random id,
 //!   send, count, resume), read top to bottom.
-//! - `holds`: leases and permits renewed while alive.
+//! - `holds`: leases and permits of running cycles, renewed together while the worker lives.
 
 pub mod command;
 mod credentials;
@@ -86,6 +86,7 @@ struct Inner {
     telegram: Arc<dyn Telegram>,
     config: WorkerConfig,
     credentials: credentials::CredentialCache,
+    renewer: Arc<holds::Renewer>,
     /// Cancelled when the process shuts down: cycles stop between posts and give their claim back.
     shutdown: CancellationToken,
 }
@@ -107,8 +108,10 @@ impl Worker {
         config: WorkerConfig,
         shutdown: CancellationToken,
     ) -> Worker {
+        let renewer = holds::Renewer::start(coord.clone(), config.lease_ttl, config.renew_every);
         Worker {
             inner: Arc::new(Inner {
+                renewer,
                 store,
                 pool,
                 coord,

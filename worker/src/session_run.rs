@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_data::{BlockedGroup, Level, User, UserId, mask_session_name};
-use herald_jobs::clock;
+use herald_jobs::{Hold, clock};
 use herald_telegram::{
     ApiCredentials, AttemptLabel, Connection, Delivery, Post, SendError, SessionHandle, Target,
 };
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cycle::Tickets;
 use crate::delivery::{Checkpoints, GroupEntry};
-use crate::holds::{Hold, Holds};
+use crate::holds::Holds;
 use crate::outcome::Decision;
 use crate::plan::CycleGroups;
 use crate::{Worker, plan};
@@ -122,6 +122,8 @@ impl SessionCtx {
                         .await
                 }
                 Hold::Lease { key, holder } => w.coord.lease_acquire(key, holder, ttl).await,
+                // A cycle's claim is taken once, by `claim_cycle` as the cycle starts.
+                Hold::Cycle { .. } => return false,
             };
             if let Ok(true) = got {
                 self.holds.add(hold.clone());
