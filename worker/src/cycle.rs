@@ -86,7 +86,12 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
     );
     // Renewed by the worker's one renewal task, with every other running cycle's holds, until
     // this cycle ends (BENCHMARKS.md, cost: a renewal loop per cycle was a fifth of the runtime).
-    let renewing = w.renewer.register(holds.clone());
+    let Some(renewing) = w.renewer.register(holds.clone()) else {
+        // Delivered twice (re-emitted while it waited in the queue), and this process's claim
+        // succeeds each time: the run already going on is the one.
+        tracing::debug!(user.id = %user, cycle = cycle.cycle_no, "cycle already running here");
+        return Ok(());
+    };
     let ending = execute(worker, &user, cycle.cycle_no, &holds, &lost, &taken_over).await;
     drop(renewing);
     let result = match ending {

@@ -82,30 +82,38 @@ impl Holds {
         batch.extend(self.list().iter().cloned());
     }
 
-    /// Whether the answers for what [`Holds::push_into`] put in still leave the cycle this
-    /// worker's. A hold released while the renewal ran is refused too, and that is no takeover.
-    fn kept(&self, sent: &[Hold], answers: &[bool]) -> bool {
+    /// Which hold, of those [`Holds::push_into`] put in, was refused such that the cycle is no
+    /// longer this worker's, if any. A hold released while the renewal ran is refused too, and
+    /// that is no takeover.
+    fn refused(&self, sent: &[Hold], answers: &[bool]) -> Option<&'static str> {
         if !answers.first().copied().unwrap_or(false) {
-            return false;
+            return Some("the cycle's claim");
         }
         let now = self.list();
         sent.iter()
             .zip(answers)
             .skip(1)
-            .all(|(hold, kept)| *kept || !now.contains(hold))
+            .find(|(hold, kept)| !**kept && now.contains(hold))
+            .map(|(hold, _)| match hold {
+                Hold::Permit { .. } => "a session permit",
+                Hold::Lease { .. } => "a session lease",
+                Hold::Cycle { .. } => "the cycle's claim",
+            })
     }
 
-    fn cancel(&self) {
-        tracing::warn!(user.id = %self.user, cycle = self.cycle_no, "cycle lease lost; stopping this cycle here");
+    fn cancel(&self, refused: &str) {
+        tracing::warn!(user.id = %self.user, cycle = self.cycle_no, refused, "cycle lease lost; stopping this cycle here");
         self.taken_over.cancel();
         self.lost.cancel();
     }
 }
 
-/// The worker's registry of running cycles, renewed every `every` by one task.
+/// The worker's registry of running cycles, renewed every `every` by one task. It also keeps a
+/// cycle from running twice in this process: a cycle re-emitted while it waited in the queue
+/// reaches the worker twice, and this worker's claim on it succeeds both times.
 #[derive(Debug, Default)]
 pub(crate) struct Renewer {
-    cycles: Mutex<HashMap<u64, Arc<Holds>>>,
+    cycles: Mutex<HashMap<(String, u64), (u64, Arc<Holds>)>>,
     next_id: AtomicU64,
 }
 
@@ -113,12 +121,20 @@ pub(crate) struct Renewer {
 #[derive(Debug)]
 pub(crate) struct Renewing {
     renewer: Arc<Renewer>,
+    cycle: (String, u64),
     id: u64,
 }
 
 impl Drop for Renewing {
     fn drop(&mut self) {
-        self.renewer.cycles().remove(&self.id);
+        let mut cycles = self.renewer.cycles();
+        // A run cancelled after a takeover may end after this process claimed the cycle again.
+        if cycles
+            .get(&self.cycle)
+            .is_some_and(|(id, _)| *id == self.id)
+        {
+            cycles.remove(&self.cycle);
+        }
     }
 }
 
@@ -130,17 +146,23 @@ impl Renewer {
         renewer
     }
 
-    /// Renews the cycle's holds from the next round on, until the returned guard is dropped.
-    pub(crate) fn register(self: &Arc<Self>, holds: Arc<Holds>) -> Renewing {
+    /// Renews the cycle's holds from the next round on, until the returned guard is dropped;
+    /// `None` if this process runs that cycle already.
+    pub(crate) fn register(self: &Arc<Self>, holds: Arc<Holds>) -> Option<Renewing> {
+        let cycle = (holds.user.clone(), holds.cycle_no);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.cycles().insert(id, holds);
-        Renewing {
+        match self.cycles().entry(cycle.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => return None,
+            std::collections::hash_map::Entry::Vacant(slot) => slot.insert((id, holds)),
+        };
+        Some(Renewing {
             renewer: self.clone(),
+            cycle,
             id,
-        }
+        })
     }
 
-    fn cycles(&self) -> MutexGuard<'_, HashMap<u64, Arc<Holds>>> {
+    fn cycles(&self) -> MutexGuard<'_, HashMap<(String, u64), (u64, Arc<Holds>)>> {
         self.cycles.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -151,11 +173,7 @@ async fn renew_loop(renewer: Weak<Renewer>, coord: Coordination, ttl: Duration, 
         let Some(renewer) = renewer.upgrade() else {
             return;
         };
-        let cycles: Vec<(u64, Arc<Holds>)> = renewer
-            .cycles()
-            .iter()
-            .map(|(id, holds)| (*id, holds.clone()))
-            .collect();
+        let cycles: Vec<(u64, Arc<Holds>)> = renewer.cycles().values().cloned().collect();
         let mut cycles = cycles.as_slice();
         while !cycles.is_empty() {
             let (mut batch, mut spans) = (Vec::new(), Vec::new());
@@ -171,9 +189,14 @@ async fn renew_loop(renewer: Weak<Renewer>, coord: Coordination, ttl: Duration, 
                 Ok(answers) => {
                     for (id, holds, span) in spans {
                         let answered = answers.get(span.clone()).unwrap_or_default();
-                        if !holds.kept(&batch[span], answered) {
-                            renewer.cycles().remove(&id);
-                            holds.cancel();
+                        if let Some(refused) = holds.refused(&batch[span], answered) {
+                            let cycle = (holds.user.clone(), holds.cycle_no);
+                            let mut registered = renewer.cycles();
+                            if registered.get(&cycle).is_some_and(|(at, _)| *at == id) {
+                                registered.remove(&cycle);
+                            }
+                            drop(registered);
+                            holds.cancel(refused);
                         }
                     }
                 }
@@ -198,41 +221,58 @@ mod tests {
         Holds::new(coord.clone(), user, 1, "w1", lost, taken_over)
     }
 
+    fn lease(key: &str) -> Hold {
+        Hold::Lease {
+            key: key.into(),
+            holder: "w1".into(),
+        }
+    }
+
+    async fn claimed(coord: &Coordination, users: &[&str], ttl: Duration) {
+        let now = clock::now();
+        for user in users {
+            coord
+                .schedule(user, now - chrono::TimeDelta::seconds(1))
+                .await
+                .unwrap();
+        }
+        assert_eq!(coord.take_due(now, 10).await.unwrap().len(), users.len());
+        for user in users {
+            assert_eq!(
+                coord.claim_cycle(user, 1, "w1", ttl).await.unwrap(),
+                Claim::Claimed
+            );
+        }
+    }
+
     #[tokio::test]
     async fn one_round_renews_every_cycle_and_cancels_only_those_refused() {
         let coord = Coordination::in_memory(CoordConfig::default());
         let ttl = Duration::from_millis(600);
-        let now = clock::now();
-        coord
-            .schedule("kept", now - chrono::TimeDelta::seconds(1))
-            .await
-            .unwrap();
-        assert_eq!(coord.take_due(now, 10).await.unwrap().len(), 1);
-        assert_eq!(
-            coord.claim_cycle("kept", 1, "w1", ttl).await.unwrap(),
-            Claim::Claimed
-        );
+        claimed(&coord, &["kept", "stripped"], ttl).await;
         assert!(coord.lease_acquire("session:a", "w1", ttl).await.unwrap());
         assert!(coord.lease_acquire("session:b", "w1", ttl).await.unwrap());
         let renewer = Renewer::start(coord.clone(), ttl, Duration::from_millis(100));
         let kept = holds(&coord, "kept");
-        let lease = |key: &str| Hold::Lease {
-            key: key.into(),
-            holder: "w1".into(),
-        };
         kept.add(lease("session:a"));
         // Never claimed by this worker: as if another had taken the cycle over.
         let stolen = holds(&coord, "stolen");
         // Its claim holds, but a session lease it still lists is gone: the cycle is lost too.
-        let stripped = holds(&coord, "kept");
+        let stripped = holds(&coord, "stripped");
         stripped.add(lease("session:gone"));
-        let renewing = [&kept, &stolen, &stripped].map(|h| renewer.register(h.clone()));
+        let renewing = [&kept, &stolen, &stripped].map(|h| renewer.register(h.clone()).unwrap());
+        assert!(
+            renewer.register(holds(&coord, "kept")).is_none(),
+            "a cycle runs once in a process, however often it is delivered"
+        );
 
         tokio::time::timeout(Duration::from_secs(5), stolen.lost.cancelled())
             .await
             .expect("a refused claim is noticed in the next round");
-        assert!(stolen.taken_over.is_cancelled());
-        assert!(stripped.lost.is_cancelled() && stripped.taken_over.is_cancelled());
+        tokio::time::timeout(Duration::from_secs(5), stripped.lost.cancelled())
+            .await
+            .expect("a refused session lease is noticed in the next round");
+        assert!(stolen.taken_over.is_cancelled() && stripped.taken_over.is_cancelled());
 
         // Well past the ttl: the registered holds were renewed; the unregistered lease lapsed.
         tokio::time::sleep(ttl * 2).await;
@@ -244,9 +284,11 @@ mod tests {
             Claim::HeldByOther
         );
 
-        // Dropped from the renewal when its guard goes: its lease lapses.
+        // Dropped from the renewal when its guard goes: its lease lapses, and the cycle may
+        // run here again.
         drop(renewing);
         tokio::time::sleep(ttl * 2).await;
         assert!(coord.lease_acquire("session:a", "w2", ttl).await.unwrap());
+        assert!(renewer.register(holds(&coord, "kept")).is_some());
     }
 }
