@@ -108,12 +108,15 @@ impl Holds {
     }
 }
 
+/// Running cycles by (user, cycle number): the registration's id and the cycle's holds.
+type Running = HashMap<(String, u64), (u64, Arc<Holds>)>;
+
 /// The worker's registry of running cycles, renewed every `every` by one task. It also keeps a
 /// cycle from running twice in this process: a cycle re-emitted while it waited in the queue
 /// reaches the worker twice, and this worker's claim on it succeeds both times.
 #[derive(Debug, Default)]
 pub(crate) struct Renewer {
-    cycles: Mutex<HashMap<(String, u64), (u64, Arc<Holds>)>>,
+    cycles: Mutex<Running>,
     next_id: AtomicU64,
 }
 
@@ -162,7 +165,7 @@ impl Renewer {
         })
     }
 
-    fn cycles(&self) -> MutexGuard<'_, HashMap<(String, u64), (u64, Arc<Holds>)>> {
+    fn cycles(&self) -> MutexGuard<'_, Running> {
         self.cycles.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
