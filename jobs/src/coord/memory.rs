@@ -446,7 +446,8 @@ impl Memory {
             .checkpoints
             .entry((user.to_owned(), cycle_no))
             .or_default();
-        match entries.iter_mut().find(|(k, _)| k == key) {
+        // From the end: a group's second write (its outcome) follows its first (the attempt).
+        match entries.iter_mut().rev().find(|(k, _)| k == key) {
             Some(entry) => entry.1 = value.to_owned(),
             None => entries.push((key.to_owned(), value.to_owned())),
         }
