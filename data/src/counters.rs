@@ -6,9 +6,10 @@
 //! many posts happen. A waiter that needs its counts durable sooner than that (a cycle whose next
 //! one is due at once) hurries the flush: it then runs [`HURRIED_FLUSH_GAP`] after the previous
 //! one, not earlier, so hurrying too stays bounded. **Durability window**: a process killed
-//! outright loses the deltas of its last `flush_interval`; each delta comes with a [`FlushTicket`] saying which flush will
-//! carry it, so a worker can wait for its counts to be durable, and one that takes over from a
-//! dead process can tell (through the file's `flushes` ledger) which of its counts never landed.
+//! outright loses the deltas of its last `flush_interval`; each delta comes with a
+//! [`FlushTicket`] saying which flush will carry it, so a worker can wait for its counts to be
+//! durable, and one that takes over from a dead process can tell (through the file's `flushes`
+//! ledger) which of its counts never landed.
 //! This module never writes a counter anywhere but through the committer.
 
 use std::collections::HashMap;

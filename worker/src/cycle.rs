@@ -85,7 +85,7 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
         taken_over.clone(),
     );
     // Renewed by the worker's one renewal task, with every other running cycle's holds, until
-    // this cycle ends (BENCHMARKS.md, cost: a renewal loop per cycle was a fifth of the runtime).
+    // this cycle ends: one timer and one batch of calls for all, not a loop per running bot.
     let Some(renewing) = w.renewer.register(holds.clone()) else {
         // Delivered twice (re-emitted while it waited in the queue), and this process's claim
         // succeeds each time: the run already going on is the one.
