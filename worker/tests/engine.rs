@@ -407,3 +407,47 @@ async fn a_checkpoint_entry_that_cannot_be_read_is_in_doubt_never_posted_again_t
     assert!(log.contains("cannot be read"), "{log}");
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_cycle_delivered_twice_to_its_worker_posts_each_group_once() {
+    // A cycle emitted again while it waited in the queue reaches the worker a second time, and
+    // the worker's own claim succeeds again: only the run already going on may post.
+    let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
+    engine.tenant("twice", 4).await;
+    engine
+        .store()
+        .update_user(&uid("twice"), |u| {
+            u.delay_between_posts = 1;
+            u.delay_between_cycles = 3_600;
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.start_bot("twice", 1).await,
+        CommandOutcome::Running { .. }
+    ));
+    engine
+        .wait_journal(20, "the first post", |j| !j.is_empty())
+        .await;
+    let running = engine.coord().in_flight("twice").await.unwrap().unwrap();
+    let again = herald_jobs::Cycle {
+        user_id: "twice".into(),
+        cycle_no: running.cycle_no,
+        due_at: running.due_at,
+    };
+    engine.nodes[0]
+        .queue
+        .push_cycles(&[again.clone(), again])
+        .await
+        .unwrap();
+    engine
+        .wait_journal(20, "the cycle's four groups", |j| j.len() >= 4)
+        .await;
+    // Long enough for a second run to post the groups the first had not reached.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let journal = engine.journal();
+    assert_eq!(journal.len(), 4, "one post per group: {journal:?}");
+    assert_one_post_per_group_per_cycle(&journal, 4);
+    engine.shutdown().await;
+}
