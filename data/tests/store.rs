@@ -13,6 +13,15 @@ fn store(dir: &std::path::Path) -> Store {
     Store::open(StoreConfig::new(dir)).expect("open store")
 }
 
+/// A store whose counters flush every `interval` by themselves.
+fn store_flushing_every(dir: &std::path::Path, interval: Duration) -> Store {
+    Store::open(StoreConfig {
+        root: dir.to_owned(),
+        stats_flush_interval: interval,
+    })
+    .expect("open store")
+}
+
 fn uid(id: &str) -> UserId {
     UserId::parse(id).unwrap()
 }
@@ -206,11 +215,7 @@ async fn reads_reuse_the_parsed_copy_until_another_process_writes() {
 #[tokio::test]
 async fn counters_are_visible_at_once_and_durable_after_their_ticket() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        root: dir.path().to_owned(),
-        stats_flush_interval: Duration::from_secs(3600),
-    })
-    .unwrap();
+    let store = store_flushing_every(dir.path(), Duration::from_secs(3600));
     let delta = StatsDelta {
         posts: 2,
         success: 1,
@@ -241,11 +246,7 @@ async fn counters_are_visible_at_once_and_durable_after_their_ticket() {
 #[tokio::test]
 async fn the_flusher_writes_on_its_own_and_on_shutdown() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        root: dir.path().to_owned(),
-        stats_flush_interval: Duration::from_millis(20),
-    })
-    .unwrap();
+    let store = store_flushing_every(dir.path(), Duration::from_millis(20));
     let ticket = store.add_stats(
         "1",
         &StatsDelta {
@@ -261,11 +262,7 @@ async fn the_flusher_writes_on_its_own_and_on_shutdown() {
     .expect("the flusher runs by itself")
     .unwrap();
 
-    let slow = Store::open(StoreConfig {
-        root: dir.path().to_owned(),
-        stats_flush_interval: Duration::from_secs(3600),
-    })
-    .unwrap();
+    let slow = store_flushing_every(dir.path(), Duration::from_secs(3600));
     slow.add_stats(
         "1",
         &StatsDelta {
@@ -280,11 +277,7 @@ async fn the_flusher_writes_on_its_own_and_on_shutdown() {
 #[tokio::test]
 async fn a_waiter_that_cannot_wait_the_interval_hurries_the_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        root: dir.path().to_owned(),
-        stats_flush_interval: Duration::from_secs(3600),
-    })
-    .unwrap();
+    let store = store_flushing_every(dir.path(), Duration::from_secs(3600));
     let delta = StatsDelta {
         posts: 1,
         ..StatsDelta::default()
