@@ -191,6 +191,7 @@ fn write<T: Document>(
         .map_err(|e| DataError::Invalid(format!("cannot encode {}: {e}", file.label())))?;
     let _writing = file.writing();
     let written = durable::replace_file(file.path(), &bytes, file.label())?;
+    crate::doc_file::Encoder::written(encoder, &written);
     let generation = guard.bump_generation().map_err(|err| match err {
         // The file was replaced already: its change is there, the counter is not.
         DataError::Io { action, source } => DataError::outcome_unknown(action, source),

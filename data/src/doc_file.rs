@@ -43,6 +43,11 @@ pub trait Document: Serialize + DeserializeOwned + Default + Clone + Send + Sync
 /// Turns a document into the file's bytes.
 pub trait Encoder<T>: Default + Send + 'static {
     fn encode(&mut self, doc: &T) -> serde_json::Result<Vec<u8>>;
+
+    /// The bytes of the last [`Encoder::encode`] are now the file `written` (open for reading
+    /// and writing). Not called when that write failed: the encoder then must not take them for
+    /// the file's content.
+    fn written(&mut self, _written: &File) {}
 }
 
 /// Pretty-printed JSON, like the old backend's `indent=2`, made afresh each time.

@@ -55,7 +55,9 @@ fn replace_file_syncing(
 }
 
 fn write_temp(temp: &Path, bytes: &[u8]) -> io::Result<File> {
+    // Readable too: an encoder may copy unchanged parts of this file into the next version.
     let mut file = OpenOptions::new()
+        .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)

@@ -1,21 +1,82 @@
-//! Writing `users.json` fast: each record's text is kept while the record is unchanged, so a write
-//! that changes one tenant of ten thousand serializes one record, not all of them (a change is a
-//! new `Arc`, so pointer identity says which records changed). The output is byte for byte what
-//! `serde_json::to_vec_pretty` gives for the whole document.
+//! Writing `users.json` fast and small: a write that changes one tenant of ten thousand
+//! serializes that one record and copies every other record's text from the file the previous
+//! write produced (a change is a new `Arc`, so pointer identity says which records changed). The
+//! output is byte for byte what `serde_json::to_vec_pretty` gives for the whole document.
+//!
+//! What it keeps between writes is where each record's text sits in that file (its descriptor is
+//! kept, so the inode outlives the rename that replaces it), not the text itself: the text of
+//! every record was the largest part of an idle deployment's memory (1.7 KB a tenant,
+//! BENCHMARKS.md, cost). Records that follow each other in both versions are copied with one
+//! read. A read that fails, or bytes that do not look like the record they should be, are never
+//! written: the whole document is then serialized afresh.
 
-use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use crate::users::{User, UsersDoc};
 
-/// Each tenant's pretty-printed record, with the record it was made from.
+/// Where one record's entry (`    "<id>": {...}`, without the separator before it) sits in a
+/// file this encoder made.
+#[derive(Debug)]
+struct Span {
+    id: String,
+    record: Arc<User>,
+    offset: u64,
+    len: u64,
+}
+
+/// The file of the last write, and its records' spans in id order.
+#[derive(Debug)]
+struct Written {
+    file: File,
+    spans: Vec<Span>,
+}
+
 #[derive(Debug, Default)]
 pub struct UsersEncoder {
-    records: HashMap<String, (Arc<User>, Vec<u8>)>,
+    last: Option<Written>,
+    /// The spans of the last `encode`, until `written` says its bytes are the file.
+    pending: Option<Vec<Span>>,
 }
 
 impl crate::doc_file::Encoder<UsersDoc> for UsersEncoder {
     fn encode(&mut self, doc: &UsersDoc) -> serde_json::Result<Vec<u8>> {
+        match self.encode_reusing(doc, true) {
+            Ok(Some(out)) => Ok(out),
+            Ok(None) => {
+                // The previous file could not serve a copy: forget it, serialize everything.
+                self.last = None;
+                Ok(self.encode_reusing(doc, false)?.unwrap_or_default())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn written(&mut self, written: &File) {
+        let spans = self.pending.take();
+        self.last = match (spans, written.try_clone()) {
+            (Some(spans), Ok(file)) => Some(Written { file, spans }),
+            // Without a handle on the file the next write serializes every record.
+            _ => None,
+        };
+    }
+}
+
+/// Consecutive records' entries to copy from the previous file: `start..end` there.
+struct Run {
+    start: u64,
+    end: u64,
+}
+
+impl UsersEncoder {
+    /// The document's bytes, copying unchanged records from the last file when `reuse`; `None`
+    /// when a copy failed.
+    fn encode_reusing(
+        &mut self,
+        doc: &UsersDoc,
+        reuse: bool,
+    ) -> serde_json::Result<Option<Vec<u8>>> {
         // Everything but the records, through serde, so field order and formatting stay serde's.
         let shell = UsersDoc {
             users: Default::default(),
@@ -26,58 +87,132 @@ impl crate::doc_file::Encoder<UsersDoc> for UsersEncoder {
         let shell = serde_json::to_vec_pretty(&shell)?;
         // The shell starts `{\n  "users": {}`: the records' map goes in place of its `{}`.
         let at = b"{\n  \"users\": ".len();
-        let records: usize = self.records.values().map(|(_, b)| b.len() + 32).sum();
-        let mut out = Vec::with_capacity(shell.len() + records + 64);
+        let previous = self.last.as_mut().filter(|_| reuse);
+        let capacity = previous
+            .as_ref()
+            .and_then(|p| p.file.metadata().ok())
+            .map_or(shell.len() + doc.users.len() * 1024, |m| {
+                m.len() as usize + 4096
+            });
+        let mut out = Vec::with_capacity(capacity);
         out.extend_from_slice(&shell[..at]);
+        let mut spans = Vec::with_capacity(doc.users.len());
         if doc.users.is_empty() {
             out.extend_from_slice(b"{}");
         } else {
             out.extend_from_slice(b"{\n");
+            let (file, mut old) = match previous {
+                Some(p) => (
+                    Some(&p.file),
+                    std::mem::take(&mut p.spans).into_iter().peekable(),
+                ),
+                None => (None, Vec::new().into_iter().peekable()),
+            };
+            let mut run: Option<Run> = None;
             for (i, (id, user)) in doc.users.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b",\n");
+                // Both lists are in id order: skip the removed tenants' spans.
+                while old.peek().is_some_and(|s| s.id.as_str() < id.as_str()) {
+                    old.next();
                 }
-                out.extend_from_slice(b"    ");
-                serde_json::to_writer(&mut out, id)?;
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(self.record(id, user)?);
+                let same = old.next_if(|s| s.id == *id);
+                let reused = same.as_ref().filter(|s| Arc::ptr_eq(&s.record, user));
+                // Where the entry lands in the output, counting the run not yet copied.
+                let pending = run.as_ref().map_or(0, |r| r.end - r.start);
+                let offset = out.len() as u64 + pending + if i > 0 { 2 } else { 0 };
+                let entry_len = match (reused, file) {
+                    (Some(span), Some(_)) => {
+                        let extends = run.as_ref().is_some_and(|r| r.end + 2 == span.offset);
+                        if extends {
+                            if let Some(r) = run.as_mut() {
+                                r.end = span.offset + span.len;
+                            }
+                        } else {
+                            if let (Some(r), Some(file)) = (run.take(), file)
+                                && !copy(file, &r, &mut out)
+                            {
+                                return Ok(None);
+                            }
+                            if i > 0 {
+                                out.extend_from_slice(b",\n");
+                            }
+                            run = Some(Run {
+                                start: span.offset,
+                                end: span.offset + span.len,
+                            });
+                        }
+                        span.len
+                    }
+                    _ => {
+                        if let (Some(r), Some(file)) = (run.take(), file)
+                            && !copy(file, &r, &mut out)
+                        {
+                            return Ok(None);
+                        }
+                        if i > 0 {
+                            out.extend_from_slice(b",\n");
+                        }
+                        let before = out.len();
+                        entry(&mut out, id, user)?;
+                        (out.len() - before) as u64
+                    }
+                };
+                let id = match same {
+                    Some(span) => span.id,
+                    None => id.clone(),
+                };
+                spans.push(Span {
+                    id,
+                    record: user.clone(),
+                    offset,
+                    len: entry_len,
+                });
+            }
+            if let (Some(r), Some(file)) = (run.take(), file)
+                && !copy(file, &r, &mut out)
+            {
+                return Ok(None);
             }
             out.extend_from_slice(b"\n  }");
         }
         out.extend_from_slice(&shell[at + 2..]);
-        // Records of removed tenants go too (rare: checked only when the counts say so).
-        if self.records.len() > doc.users.len() {
-            self.records.retain(|id, _| doc.users.contains_key(id));
-        }
-        Ok(out)
+        self.pending = Some(spans);
+        Ok(Some(out))
     }
 }
 
-impl UsersEncoder {
-    /// The record's text at a nesting depth of two (four spaces more than standalone).
-    fn record(&mut self, id: &str, user: &Arc<User>) -> serde_json::Result<&[u8]> {
-        let fresh = self
-            .records
-            .get(id)
-            .is_none_or(|(seen, _)| !Arc::ptr_eq(seen, user));
-        if fresh {
-            let standalone = serde_json::to_vec_pretty(&**user)?;
-            let mut nested = Vec::with_capacity(standalone.len() + standalone.len() / 8);
-            // JSON strings cannot hold a raw newline, so every newline is formatting.
-            for byte in standalone {
-                nested.push(byte);
-                if byte == b'\n' {
-                    nested.extend_from_slice(b"    ");
-                }
-            }
-            self.records.insert(id.to_owned(), (user.clone(), nested));
+/// One record's entry at a nesting depth of two: `    "<id>": {...}` with the record's lines
+/// indented four spaces more than standalone.
+fn entry(out: &mut Vec<u8>, id: &str, user: &User) -> serde_json::Result<()> {
+    out.extend_from_slice(b"    ");
+    serde_json::to_writer(&mut *out, id)?;
+    out.extend_from_slice(b": ");
+    let standalone = serde_json::to_vec_pretty(user)?;
+    out.reserve(standalone.len() + standalone.len() / 8);
+    // JSON strings cannot hold a raw newline, so every newline is formatting.
+    for byte in standalone {
+        out.push(byte);
+        if byte == b'\n' {
+            out.extend_from_slice(b"    ");
         }
-        Ok(self
-            .records
-            .get(id)
-            .map(|(_, b)| b.as_slice())
-            .unwrap_or_default())
     }
+    Ok(())
+}
+
+/// Appends `run` of the previous file to `out`; false (and `out` as it was) when it cannot be
+/// read or is not a run of entries (it must open an entry and close a record).
+fn copy(file: &File, run: &Run, out: &mut Vec<u8>) -> bool {
+    let at = out.len();
+    let Ok(len) = usize::try_from(run.end - run.start) else {
+        return false;
+    };
+    out.resize(at + len, 0);
+    let read = file.read_exact_at(&mut out[at..], run.start);
+    let looks_right = out[at..].starts_with(b"    \"") && out.last() == Some(&b'}');
+    if read.is_err() || !looks_right {
+        out.truncate(at);
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -120,25 +255,160 @@ mod tests {
         doc
     }
 
+    /// Encodes `doc` and makes the bytes the "file", as the committer does after a write.
+    fn write(encoder: &mut UsersEncoder, doc: &UsersDoc, dir: &std::path::Path) -> Vec<u8> {
+        let bytes = encoder.encode(doc).unwrap();
+        let path = dir.join(format!("users-{}.json", rand::random::<u64>()));
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        encoder.written(&file);
+        // Replaced by the next write: the encoder must read through its own handle.
+        std::fs::remove_file(&path).unwrap();
+        bytes
+    }
+
+    fn pretty(doc: &UsersDoc) -> Vec<u8> {
+        serde_json::to_vec_pretty(doc).unwrap()
+    }
+
     #[test]
     fn the_output_is_exactly_serdes_before_and_after_changes() {
+        let dir = tempfile::tempdir().unwrap();
         let mut encoder = UsersEncoder::default();
-        let mut d = doc(5);
-        assert_eq!(
-            encoder.encode(&d).unwrap(),
-            serde_json::to_vec_pretty(&d).unwrap()
-        );
+        let mut d = doc(9);
+        assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
+        assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d), "unchanged");
         Arc::make_mut(d.users.get_mut("user 3").unwrap()).post_content = "changed".into();
         d.users.remove("user 1");
+        assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
+        // New tenants first, in the middle and last in id order; the first and last changed.
+        for id in ["a first", "user 55", "zz last"] {
+            d.users.insert(id.into(), Arc::new(User::default()));
+        }
+        assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
+        Arc::make_mut(d.users.get_mut("a first").unwrap()).post_content = "x".into();
+        Arc::make_mut(d.users.get_mut("zz last").unwrap()).post_content = "y".into();
+        d.users.remove("user 8");
+        assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
+        d.bindings.clear();
         assert_eq!(
-            encoder.encode(&d).unwrap(),
-            serde_json::to_vec_pretty(&d).unwrap()
+            write(&mut encoder, &d, dir.path()),
+            pretty(&d),
+            "the shell changed"
+        );
+        d.users.clear();
+        assert_eq!(
+            write(&mut encoder, &d, dir.path()),
+            pretty(&d),
+            "no tenants left"
         );
         for empty in [UsersDoc::default(), doc(0), doc(1)] {
             assert_eq!(
                 UsersEncoder::default().encode(&empty).unwrap(),
-                serde_json::to_vec_pretty(&empty).unwrap()
+                pretty(&empty)
             );
+        }
+    }
+
+    #[test]
+    fn unchanged_records_are_copied_from_the_last_file_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut encoder = UsersEncoder::default();
+        let mut d = doc(5);
+        write(&mut encoder, &d, dir.path());
+        // The second file copies users 0-3 from the first in one run.
+        Arc::make_mut(d.users.get_mut("user 4").unwrap()).post_content = "changed".into();
+        let bytes = encoder.encode(&d).unwrap();
+        // That file now holds a record whose text differs from what serde makes of it (same
+        // length): what the next write gives is the file's, so the record was copied, not
+        // serialized, from where the second write put it.
+        let text = String::from_utf8(bytes).unwrap();
+        let at = text.find("\"user 2\"").unwrap();
+        let tampered = format!(
+            "{}{}",
+            &text[..at],
+            text[at..].replacen("\"-1001\"", "\"-1009\"", 1)
+        );
+        assert_ne!(text, tampered);
+        let path = dir.path().join("users.json");
+        std::fs::write(&path, &tampered).unwrap();
+        encoder.written(&std::fs::File::open(&path).unwrap());
+        Arc::make_mut(d.users.get_mut("user 3").unwrap()).post_content = "again".into();
+        let third = String::from_utf8(encoder.encode(&d).unwrap()).unwrap();
+        assert!(
+            third.contains("\"-1009\""),
+            "user 2 was serialized, not copied"
+        );
+        assert_eq!(
+            third.replacen("\"-1009\"", "\"-1001\"", 1).as_bytes(),
+            pretty(&d)
+        );
+    }
+
+    #[test]
+    fn a_write_that_did_not_happen_is_never_copied_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut encoder = UsersEncoder::default();
+        let mut d = doc(6);
+        write(&mut encoder, &d, dir.path());
+        // Encoded, then the write failed: the spans of that output describe no file.
+        Arc::make_mut(d.users.get_mut("user 0").unwrap()).post_content =
+            "a much longer text than before".into();
+        encoder.encode(&d).unwrap();
+        Arc::make_mut(d.users.get_mut("user 2").unwrap()).post_content = "b".into();
+        assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
+        assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
+    }
+
+    #[test]
+    fn a_last_file_that_cannot_serve_a_copy_means_a_full_encode() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut encoder = UsersEncoder::default();
+        let mut d = doc(6);
+        let path = dir.path().join("users.json");
+        std::fs::write(&path, encoder.encode(&d).unwrap()).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        encoder.written(&file);
+        // Someone truncated the inode under us: no copy can be made from it.
+        file.set_len(10).unwrap();
+        Arc::make_mut(d.users.get_mut("user 4").unwrap()).post_content = "c".into();
+        assert_eq!(encoder.encode(&d).unwrap(), pretty(&d));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any sequence of tenants added, changed and removed, with writes that fail between
+        /// them, gives serde's bytes at every write.
+        #[test]
+        fn any_history_of_changes_gives_serdes_bytes(
+            steps in proptest::collection::vec((0u8..4, 0u16..40, proptest::bool::ANY), 1..40)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut encoder = UsersEncoder::default();
+            let mut d = doc(12);
+            for (op, n, lands) in steps {
+                let id = format!("user {n}");
+                match op {
+                    0 => { d.users.insert(id, Arc::new(User::default())); }
+                    1 => { d.users.remove(&id); }
+                    _ => if let Some(user) = d.users.get_mut(&id) {
+                        Arc::make_mut(user).post_content = "x".repeat(usize::from(n));
+                    },
+                }
+                if lands {
+                    proptest::prop_assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
+                } else {
+                    proptest::prop_assert_eq!(encoder.encode(&d).unwrap(), pretty(&d));
+                }
+            }
         }
     }
 }
