@@ -85,6 +85,23 @@ impl Counted {
         }
     }
 
+    fn letter(self) -> char {
+        match self {
+            Counted::Sent => 'k',
+            Counted::Failed => 'f',
+            Counted::FloodWait => 'w',
+        }
+    }
+
+    fn from_letter(letter: char) -> Option<Counted> {
+        match letter {
+            'k' => Some(Counted::Sent),
+            'f' => Some(Counted::Failed),
+            'w' => Some(Counted::FloodWait),
+            _ => None,
+        }
+    }
+
     pub(crate) fn delta(self, at: DateTime<Utc>) -> StatsDelta {
         let mut delta = StatsDelta {
             posts: 1,
@@ -115,14 +132,83 @@ impl CountedAttempt {
     }
 }
 
+/// Separates the fields of an entry's compact form. Session names and process ids hold no
+/// control character (names are checked on import; an id that did would take the JSON form).
+const FIELD: char = '\u{1f}';
+
 impl GroupEntry {
+    /// The entry as stored: a compact line, `flags FIELD random_id FIELD session` and then two
+    /// fields per counted attempt (`kind seq`, `process`), about a third of its JSON. A done
+    /// entry keeps only its attempts (a resume skips it and re-adds only the counts it carries);
+    /// tens of thousands of bots each hold one per group posted while their cycle runs.
     pub(crate) fn encode(&self) -> String {
-        // Strings, bools and numbers always serialize.
-        serde_json::to_string(self).unwrap_or_default()
+        let compact_safe = !self.session.contains(FIELD)
+            && self.attempts.iter().all(|a| !a.process.contains(FIELD));
+        if !compact_safe {
+            // Strings, bools and numbers always serialize.
+            return serde_json::to_string(self).unwrap_or_default();
+        }
+        let mut out = String::with_capacity(24 + self.attempts.len() * 32);
+        out.push_str(match (self.done, self.sending) {
+            (true, _) => "d",
+            (false, true) => "x",
+            (false, false) => "",
+        });
+        out.push(FIELD);
+        if !self.done {
+            if let Some(id) = self.random_id {
+                out.push_str(&id.to_string());
+            }
+            out.push(FIELD);
+            out.push_str(&self.session);
+        } else {
+            out.push(FIELD);
+        }
+        for attempt in &self.attempts {
+            out.push(FIELD);
+            out.push(attempt.counted.letter());
+            out.push_str(&attempt.seq.to_string());
+            out.push(FIELD);
+            out.push_str(&attempt.process);
+        }
+        out
     }
 
+    /// Reads either form (the JSON one is what earlier versions wrote); `None` when neither.
     pub(crate) fn decode(raw: &str) -> Option<GroupEntry> {
-        serde_json::from_str(raw).ok()
+        if raw.starts_with('{') {
+            return serde_json::from_str(raw).ok();
+        }
+        let mut fields = raw.split(FIELD);
+        let (done, sending) = match fields.next()? {
+            "d" => (true, false),
+            "x" => (false, true),
+            "" => (false, false),
+            _ => return None,
+        };
+        let random_id = match fields.next()? {
+            "" => None,
+            id => Some(id.parse().ok()?),
+        };
+        let session = fields.next()?.to_owned();
+        let mut attempts = Vec::new();
+        while let Some(counted) = fields.next() {
+            let mut chars = counted.chars();
+            let counted_as = Counted::from_letter(chars.next()?)?;
+            attempts.push(CountedAttempt {
+                seq: chars.as_str().parse().ok()?,
+                counted: counted_as,
+                process: fields.next()?.to_owned(),
+            });
+        }
+        Some(GroupEntry {
+            session,
+            random_id,
+            sending,
+            done,
+            attempts,
+            in_doubt: false,
+        })
     }
 
     /// The group's random id, chosen on first use.
@@ -226,23 +312,77 @@ impl Checkpoints<'_> {
 mod tests {
     use super::*;
 
+    fn attempt(process: &str, seq: u64, counted: Counted) -> CountedAttempt {
+        CountedAttempt {
+            process: process.into(),
+            seq,
+            counted,
+        }
+    }
+
     #[test]
-    fn an_entry_round_trips_and_stays_short() {
+    fn an_entry_in_flight_round_trips_whole() {
+        let entry = GroupEntry {
+            session: "+254 708803721.session".into(),
+            random_id: Some(herald_telegram::new_random_id(7)),
+            sending: true,
+            done: false,
+            attempts: vec![
+                attempt("host-1234-abcd0123", 42, Counted::Failed),
+                attempt("other-9-00000001", 7, Counted::FloodWait),
+            ],
+            in_doubt: false,
+        };
+        assert_eq!(GroupEntry::decode(&entry.encode()), Some(entry));
+        let fresh = GroupEntry::default();
+        assert_eq!(GroupEntry::decode(&fresh.encode()), Some(fresh));
+    }
+
+    #[test]
+    fn a_done_entry_keeps_only_its_counts_and_stays_short() {
         let entry = GroupEntry {
             session: "+254708803721.session".into(),
             random_id: Some(herald_telegram::new_random_id(7)),
             sending: false,
             done: true,
-            attempts: vec![CountedAttempt {
-                process: "host-1234-abcd0123".into(),
-                seq: 42,
-                counted: Counted::Sent,
-            }],
+            attempts: vec![attempt("host-1234-abcd0123", 42, Counted::Sent)],
             in_doubt: false,
         };
         let raw = entry.encode();
+        let read = GroupEntry::decode(&raw).unwrap();
+        assert!(read.done && !read.sending);
+        assert_eq!(read.attempts, entry.attempts);
+        assert!(raw.len() <= 30, "{raw:?}");
+    }
+
+    #[test]
+    fn an_entry_earlier_versions_wrote_as_json_is_read() {
+        let raw = r#"{"s":"a.session","r":5,"x":true,"a":[{"p":"h-1-2","q":3,"c":"flood"}]}"#;
+        assert_eq!(
+            GroupEntry::decode(raw),
+            Some(GroupEntry {
+                session: "a.session".into(),
+                random_id: Some(5),
+                sending: true,
+                done: false,
+                attempts: vec![attempt("h-1-2", 3, Counted::FloodWait)],
+                in_doubt: false,
+            })
+        );
+        assert_eq!(GroupEntry::decode("{not a checkpoint"), None);
+        assert_eq!(GroupEntry::decode("q\u{1f}\u{1f}"), None);
+        assert_eq!(GroupEntry::decode("d\u{1f}\u{1f}\u{1f}z1\u{1f}p"), None);
+    }
+
+    #[test]
+    fn a_process_id_with_a_control_character_takes_the_json_form() {
+        let entry = GroupEntry {
+            attempts: vec![attempt("odd\u{1f}host-1-2", 1, Counted::Sent)],
+            ..GroupEntry::default()
+        };
+        let raw = entry.encode();
+        assert!(raw.starts_with('{'), "{raw:?}");
         assert_eq!(GroupEntry::decode(&raw), Some(entry));
-        assert!(raw.len() < 120, "{raw}");
     }
 
     #[test]

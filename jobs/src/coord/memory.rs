@@ -32,6 +32,8 @@ struct CycleRecord {
     due_at: DateTime<Utc>,
 }
 
+type Checkpoint = Vec<(Box<str>, Box<str>)>;
+
 #[derive(Debug, Default)]
 struct State {
     leases: HashMap<String, Lease>,
@@ -41,7 +43,10 @@ struct State {
     inflight: ZSet<DateTime<Utc>>,
     cycle_numbers: HashMap<String, u64>,
     cycles: HashMap<String, CycleRecord>,
-    checkpoints: HashMap<(String, u64), Vec<(String, String)>>,
+    /// By user: each cycle's entries (normally one cycle's), group and value as given. Keyed by
+    /// user alone so that a put looks up without allocating; boxed strings, since tens of
+    /// thousands of cycles hold a dozen each (BENCHMARKS.md, cost).
+    checkpoints: HashMap<String, Vec<(u64, Checkpoint)>>,
     pauses: HashMap<String, DateTime<Utc>>,
     replies: HashMap<String, (CommandReply, DateTime<Utc>)>,
     waiters: HashMap<String, oneshot::Sender<CommandReply>>,
@@ -355,7 +360,12 @@ impl Memory {
         }
         state.cycles.remove(user);
         state.inflight.remove(user);
-        state.checkpoints.remove(&(user.to_owned(), cycle_no));
+        if let Some(cycles) = state.checkpoints.get_mut(user) {
+            cycles.retain(|(n, _)| *n != cycle_no);
+            if cycles.is_empty() {
+                state.checkpoints.remove(user);
+            }
+        }
         if let Some(at) = next_run_at {
             state.schedule.insert(user, at);
         }
@@ -442,14 +452,21 @@ impl Memory {
         value: &str,
     ) -> Result<(), JobsError> {
         let mut state = self.state();
-        let entries = state
-            .checkpoints
-            .entry((user.to_owned(), cycle_no))
-            .or_default();
+        let cycles = match state.checkpoints.get_mut(user) {
+            Some(cycles) => cycles,
+            None => state.checkpoints.entry(user.to_owned()).or_default(),
+        };
+        let entries = match cycles.iter().position(|(n, _)| *n == cycle_no) {
+            Some(at) => &mut cycles[at].1,
+            None => {
+                cycles.push((cycle_no, Vec::new()));
+                &mut cycles.last_mut().expect("just pushed").1
+            }
+        };
         // From the end: a group's second write (its outcome) follows its first (the attempt).
-        match entries.iter_mut().rev().find(|(k, _)| k == key) {
-            Some(entry) => entry.1 = value.to_owned(),
-            None => entries.push((key.to_owned(), value.to_owned())),
+        match entries.iter_mut().rev().find(|(k, _)| &**k == key) {
+            Some(entry) => entry.1 = value.into(),
+            None => entries.push((key.into(), value.into())),
         }
         Ok(())
     }
@@ -459,12 +476,17 @@ impl Memory {
         user: &str,
         cycle_no: u64,
     ) -> Result<Vec<(String, String)>, JobsError> {
-        Ok(self
-            .state()
+        let state = self.state();
+        let entries = state
             .checkpoints
-            .get(&(user.to_owned(), cycle_no))
-            .cloned()
-            .unwrap_or_default())
+            .get(user)
+            .and_then(|cycles| cycles.iter().find(|(n, _)| *n == cycle_no));
+        Ok(entries.map_or_else(Vec::new, |(_, entries)| {
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        }))
     }
 
     pub(super) async fn pause_session(
