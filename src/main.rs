@@ -5,10 +5,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// The system allocator, on purpose: with mimalloc, each grammers connection's two 1 MiB buffers
-// were resident (1,000 bots on the test DC: 2,589 MiB, 2,516 MiB with MIMALLOC_PURGE_DELAY=0,
-// against 200 MiB with glibc's). What mimalloc gave in exchange: about 20% more posts/s on the
-// simulator (BENCHMARKS.md, cost).
+// jemalloc, measured against the others on both doors (BENCHMARKS.md, cost): with 10,000 bots on
+// the simulator it keeps less resident than glibc's malloc (whose per-thread arenas and rising
+// mmap threshold keep the start burst's pages), and on the grammers path it leaves each
+// connection's two 1 MiB buffers untouched until used, as glibc does (mimalloc made them resident:
+// 2,589 MiB for 1,000 bots on the test DC).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = herald::cli::Cli::parse();
