@@ -6,8 +6,10 @@
 //! - [`telemetry`]: `tracing` to stderr, text or JSON.
 //! - [`cli`]: one module per subcommand.
 //! - [`bench`]: the benchmarks of BENCHMARKS.md.
+//! - [`allocator`]: the allocator's own memory figures, as gauges.
 //! - [`startup`]: API, scheduler and worker in one process (`herald all`, tests).
 
+pub mod allocator;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -43,6 +43,8 @@ struct Cost {
     start_peak: u64,
     steady_peak: u64,
     steady_mean: u64,
+    /// The allocator's own figures at the steady peak of allocated bytes: (allocated, resident).
+    heap: Option<(u64, u64)>,
     cpu_per_minute: f64,
     posts_per_minute: f64,
     fds: usize,
@@ -87,6 +89,7 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
             "idle",
             "peak while starting",
             "steady peak (mean)",
+            "heap: allocated / allocator resident",
             "per bot (steady peak - idle)",
             "CPU s/min (per bot)",
             "posts/min",
@@ -104,6 +107,7 @@ fn row(c: &Cost) -> Vec<String> {
         bytes(c.idle),
         bytes(c.start_peak),
         format!("{} ({})", bytes(c.steady_peak), bytes(c.steady_mean)),
+        c.heap.map_or("-".to_owned(), |(a, r)| format!("{} / {}", bytes(a), bytes(r))),
         format!("{:.1} KiB", per_bot as f64 / 1024.0),
         format!(
             "{:.2} ({:.1} ms) = {:.1}% of a core",
@@ -166,11 +170,19 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
     let threads_before = cpu_ticks_by_thread(server.pid())?;
     let watch = Instant::now();
     let (mut peak, mut sum, mut samples) = (0u64, 0u64, 0u64);
+    let mut heap: Option<(u64, u64)> = None;
+    let metrics_url = format!("{}/metrics", server.url);
     while watch.elapsed() < Duration::from_secs(args.seconds) {
         let rss = server.rss_bytes();
         peak = peak.max(rss);
         sum += rss;
         samples += 1;
+        if samples % 4 == 0
+            && let Some(now) = runtime.block_on(allocator_figures(&metrics_url))
+            && heap.is_none_or(|h| h.0 < now.0)
+        {
+            heap = Some(now);
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
     let elapsed = watch.elapsed().as_secs_f64();
@@ -199,6 +211,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
         start_peak: start_peak.load(Ordering::Relaxed),
         steady_peak: peak,
         steady_mean: sum / samples.max(1),
+        heap,
         cpu_per_minute: per_minute(ticks),
         posts_per_minute: posted as f64 * 60.0 / elapsed,
         fds,
@@ -244,6 +257,20 @@ impl Drop for TestDcProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The allocator's allocated and resident bytes, as the server's `/metrics` reports them.
+async fn allocator_figures(url: &str) -> Option<(u64, u64)> {
+    let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+    let gauge = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+    };
+    Some((
+        gauge("herald_allocator_allocated_bytes ")?,
+        gauge("herald_allocator_resident_bytes ")?,
+    ))
 }
 
 /// Every tenant's `total_posts` in stats.json, summed.

@@ -259,7 +259,10 @@ pub(crate) fn metrics() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    crate::allocator::start_gauges();
+                    Some(handle)
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "metrics are disabled");
                     None

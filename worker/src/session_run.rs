@@ -66,6 +66,22 @@ impl Tally {
     }
 }
 
+/// A session run's connection, and how often it was replaced this cycle.
+struct Link {
+    /// `None` once closed after it broke, until the next one is made.
+    connection: Option<Box<dyn Connection>>,
+    reconnects: u32,
+}
+
+/// How a session run goes on after one group of its share.
+enum Flow {
+    Next,
+    /// Nothing more this cycle; the connection is still open.
+    Stop,
+    /// The run ends here, its connection already closed.
+    End(Result<(), String>),
+}
+
 /// What to do after one group.
 enum Next {
     Group,
@@ -78,26 +94,20 @@ enum Next {
 impl SessionCtx {
     pub(crate) async fn run(&self, job: SessionJob) -> Tally {
         let mut tally = Tally::default();
-        let w = &self.worker.inner;
-        let masked = mask_session_name(&job.session);
-        let holder = format!("{}/{}", w.config.holder, job.session);
-        let permit = Hold::Permit {
-            key: format!("user:{}", self.user),
-            holder: holder.clone(),
-        };
-        let lease = Hold::Lease {
-            key: format!("session:{}", job.session),
-            holder,
-        };
-        if !Box::pin(self.take(&permit)).await || !Box::pin(self.take(&lease)).await {
-            self.holds.release(&permit).await;
+        // The holds are named again where they are needed rather than kept in this future: what
+        // it keeps, every running bot keeps while it waits for its next post.
+        if !Box::pin(self.take(&self.permit(&job))).await
+            || !Box::pin(self.take(&self.lease(&job))).await
+        {
+            Box::pin(self.holds.release(&self.permit(&job))).await;
             tally.skipped = job.groups.len();
             return tally;
         }
         metrics::gauge!("herald_active_sessions").increment(1.0);
-        let posted = self.post_all(&job, &masked, &mut tally).await;
+        let posted = self.post_all(&job, &mut tally).await;
         metrics::gauge!("herald_active_sessions").decrement(1.0);
         if let Err(why) = posted {
+            let masked = mask_session_name(&job.session);
             tracing::warn!(user.id = %self.user, session = %masked, why, "session skipped this cycle");
             self.log(
                 Level::Warning,
@@ -105,9 +115,25 @@ impl SessionCtx {
             );
         }
         tally.skipped = job.groups.len() - tally.sent - tally.failed;
-        Box::pin(self.holds.release(&lease)).await;
-        Box::pin(self.holds.release(&permit)).await;
+        Box::pin(self.holds.release(&self.lease(&job))).await;
+        Box::pin(self.holds.release(&self.permit(&job))).await;
         tally
+    }
+
+    /// One of the tenant's permits, held by this worker for `job`'s session.
+    fn permit(&self, job: &SessionJob) -> Hold {
+        Hold::Permit {
+            key: format!("user:{}", self.user),
+            holder: format!("{}/{}", self.worker.inner.config.holder, job.session),
+        }
+    }
+
+    /// The session's exclusive lease, held by this worker.
+    fn lease(&self, job: &SessionJob) -> Hold {
+        Hold::Lease {
+            key: format!("session:{}", job.session),
+            holder: format!("{}/{}", self.worker.inner.config.holder, job.session),
+        }
     }
 
     /// Takes a permit or lease, waiting for it; false if the cycle was stopped meanwhile.
@@ -135,20 +161,14 @@ impl SessionCtx {
         }
     }
 
-    async fn post_all(
-        &self,
-        job: &SessionJob,
-        masked: &str,
-        tally: &mut Tally,
-    ) -> Result<(), String> {
+    async fn post_all(&self, job: &SessionJob, tally: &mut Tally) -> Result<(), String> {
         let w = &self.worker.inner;
-        let policy = &w.config.policy;
         let paused = Box::pin(w.coord.session_paused_until(&job.session))
             .await
             .map_err(|e| format!("cannot read its flood-wait state: {e}"))?;
         if let Some(until) = paused {
             let wait = clock::until(until);
-            if wait > policy.max_wait_in_cycle {
+            if wait > w.config.policy.max_wait_in_cycle {
                 return Err(format!("flood wait until {}", until.format("%H:%M:%S")));
             }
             if !self.sleep(wait).await {
@@ -160,63 +180,97 @@ impl SessionCtx {
             job.groups.len(),
             w.config.min_delay_between_posts,
         );
-        let mut connection = Box::pin(self.connect(job)).await?;
-        let mut reconnects = 0;
-        let groups = job.groups.iter().map(|&g| self.groups.name(g));
-        'groups: for (i, group) in groups.enumerate() {
+        let mut link = Link {
+            connection: Some(Box::pin(self.connect(job)).await?),
+            reconnects: 0,
+        };
+        for (i, &group) in job.groups.iter().enumerate() {
             if i > 0 && !self.sleep(interval).await {
                 break;
             }
             if self.lost.is_cancelled() {
                 break;
             }
-            let target = match Target::parse(group) {
-                Ok(target) => target,
-                Err(err) => {
-                    self.log(Level::Warning, &format!("Group {group} skipped: {err}"));
-                    continue;
-                }
+            // Boxed: what posting a group needs exists only while it is posted. Between posts
+            // a running bot keeps this loop's few words and its connection, nothing more
+            // (BENCHMARKS.md, cost).
+            match Box::pin(self.post_to(job, group, &mut link, tally)).await {
+                Flow::Next => {}
+                Flow::Stop => break,
+                Flow::End(outcome) => return outcome,
+            }
+        }
+        if let Some(connection) = link.connection {
+            Box::pin(self.close(job, connection)).await;
+        }
+        Ok(())
+    }
+
+    /// One group of the session's share: its target, its entry, its attempts, and a new
+    /// connection when the one it had broke.
+    async fn post_to(
+        &self,
+        job: &SessionJob,
+        position: u32,
+        link: &mut Link,
+        tally: &mut Tally,
+    ) -> Flow {
+        let policy = &self.worker.inner.config.policy;
+        let group = self.groups.name(position);
+        let masked = mask_session_name(&job.session);
+        let target = match Target::parse(group) {
+            Ok(target) => target,
+            Err(err) => {
+                self.log(Level::Warning, &format!("Group {group} skipped: {err}"));
+                return Flow::Next;
+            }
+        };
+        let mut entry = self.entries.get(group).cloned().unwrap_or_default();
+        entry.session = job.session.clone();
+        loop {
+            let Some(connection) = link.connection.as_mut() else {
+                return Flow::End(Ok(()));
             };
-            let mut entry = self.entries.get(group).cloned().unwrap_or_default();
-            entry.session = job.session.clone();
-            loop {
-                // Boxed, like every call below that waits on coordination or Telegram: the
-                // session's future is as big as its biggest await, and it is parked between
-                // posts for every running bot (BENCHMARKS.md, cost).
-                let next = Box::pin(self.post_group(
+            let next = self
+                .post_group(
                     connection.as_mut(),
-                    masked,
+                    &masked,
                     group,
                     &target,
                     &mut entry,
                     tally,
-                ))
+                )
                 .await;
-                match next {
-                    Next::Group => break,
-                    Next::StopSession => break 'groups,
-                    Next::Reconnect => {
-                        // The broken one goes first: a second live connection on one key is
-                        // Telegram's AUTH_KEY_DUPLICATED.
-                        Box::pin(self.close(job, connection)).await;
-                        if reconnects == policy.max_reconnects {
-                            return Err(format!("the connection broke {} times", reconnects + 1));
-                        }
-                        reconnects += 1;
-                        self.log(
-                            Level::Warning,
-                            &format!("Connection of {masked} broke; connecting again"),
-                        );
-                        if !self.sleep(policy.transient_backoff * reconnects).await {
-                            return Ok(());
-                        }
-                        connection = Box::pin(self.connect(job)).await?;
+            match next {
+                Next::Group => return Flow::Next,
+                Next::StopSession => return Flow::Stop,
+                Next::Reconnect => {
+                    // The broken one goes first: a second live connection on one key is
+                    // Telegram's AUTH_KEY_DUPLICATED.
+                    if let Some(broken) = link.connection.take() {
+                        Box::pin(self.close(job, broken)).await;
+                    }
+                    if link.reconnects == policy.max_reconnects {
+                        return Flow::End(Err(format!(
+                            "the connection broke {} times",
+                            link.reconnects + 1
+                        )));
+                    }
+                    link.reconnects += 1;
+                    self.log(
+                        Level::Warning,
+                        &format!("Connection of {masked} broke; connecting again"),
+                    );
+                    if !self.sleep(policy.transient_backoff * link.reconnects).await {
+                        return Flow::End(Ok(()));
+                    }
+                    match Box::pin(self.connect(job)).await {
+                        Ok(connection) => link.connection = Some(connection),
+                        Err(why) => return Flow::End(Err(why)),
                     }
                 }
             }
         }
-        Box::pin(self.close(job, connection)).await;
-        Ok(())
     }
 
     /// Keeps the chats the connection resolved with the session (so the next connection, on
