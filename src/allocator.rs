@@ -3,7 +3,8 @@
 //! keeps mapped but unused (`retained`). Resident memory minus allocated bytes is the allocator's
 //! overhead, which `herald bench cost` reports beside the process's own figures. Read from
 //! jemalloc, the binary's allocator (`src/main.rs`); where another allocator runs (a test
-//! binary), the figures describe an unused jemalloc and are near zero. Never on a hot path: one
+//! binary), the figures describe an unused jemalloc and are near zero, and a build without the
+//! `jemalloc` feature reports none. Never on a hot path: one
 //! thread reads them every few seconds.
 
 use std::time::Duration;
@@ -13,6 +14,7 @@ const EVERY: Duration = Duration::from_secs(2);
 
 /// The allocator's figures now, in bytes: (allocated, resident, retained). `None` when it
 /// cannot say.
+#[cfg(feature = "jemalloc")]
 pub fn figures() -> Option<(u64, u64, u64)> {
     // The statistics are a snapshot taken at each epoch.
     tikv_jemalloc_ctl::epoch::advance().ok()?;
@@ -20,6 +22,12 @@ pub fn figures() -> Option<(u64, u64, u64)> {
     let resident = tikv_jemalloc_ctl::stats::resident::read().ok()?;
     let retained = tikv_jemalloc_ctl::stats::retained::read().ok()?;
     Some((allocated as u64, resident as u64, retained as u64))
+}
+
+/// Built without jemalloc (`--no-default-features`), the system's malloc says nothing.
+#[cfg(not(feature = "jemalloc"))]
+pub fn figures() -> Option<(u64, u64, u64)> {
+    None
 }
 
 /// Starts the thread that keeps the gauges current (once per process).

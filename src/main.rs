@@ -10,6 +10,7 @@ use clap::Parser;
 // mmap threshold keep the start burst's pages), and on the grammers path it leaves each
 // connection's two 1 MiB buffers untouched until used, as glibc does (mimalloc made them resident:
 // 2,589 MiB for 1,000 bots on the test DC).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

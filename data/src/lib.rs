@@ -24,6 +24,7 @@ mod durable;
 mod error;
 pub mod layout;
 mod lock;
+mod log_files;
 pub mod names;
 pub mod pairs;
 pub mod plan_groups;

@@ -9,11 +9,12 @@
 //! together), so a power cut loses at most the last second of a tenant's log, never the file. One
 //! call a batch, not an `fdatasync` per file: with 10,000 bots a batch appends to about 2,000
 //! files, and their syncs were the largest share of the process's CPU (BENCHMARKS.md, cost).
+//! The files stay open between batches while their tenants keep logging (`log_files`).
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, TryRecvError};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 
+use crate::log_files::{LogFiles, day_file};
 use crate::names::UserId;
 
 /// A line reaches its file, durably, within this; longer batches mean fewer file opens and syncs
@@ -173,16 +175,13 @@ fn stamp(now: chrono::DateTime<Utc>) -> String {
     })
 }
 
-fn day_file(dir: &Path, date: NaiveDate) -> PathBuf {
-    dir.join(format!("{}.log", date.format("%Y-%m-%d")))
-}
-
 /// Sleeps until the batch is due (or a flush or stop wakes it), then takes what was queued. A
 /// blocking receive would be woken by every line: a context switch per post, which with 10,000
 /// bots was a large share of the process's CPU (BENCHMARKS.md, cost).
 fn write_loop(dir: &Path, receiver: &mpsc::Receiver<Message>, syncs: &AtomicU64) {
     let mut buffered: HashMap<(UserId, NaiveDate), String> = HashMap::new();
     let mut made_dirs: HashSet<UserId> = HashSet::new();
+    let mut files = LogFiles::new();
     let mut deadline = Instant::now() + LOG_FLUSH_INTERVAL;
     loop {
         let (mut flushes, mut closed) = (Vec::new(), false);
@@ -200,7 +199,7 @@ fn write_loop(dir: &Path, receiver: &mpsc::Receiver<Message>, syncs: &AtomicU64)
             }
         }
         if closed || !flushes.is_empty() || Instant::now() >= deadline {
-            write_out(dir, &mut buffered, &mut made_dirs, syncs);
+            write_out(dir, &mut buffered, &mut made_dirs, &mut files, syncs);
             for done in flushes {
                 let _ = done.send(());
             }
@@ -217,6 +216,7 @@ fn write_out(
     dir: &Path,
     buffered: &mut HashMap<(UserId, NaiveDate), String>,
     made: &mut HashSet<UserId>,
+    files: &mut LogFiles,
     syncs: &AtomicU64,
 ) {
     if buffered.is_empty() {
@@ -235,18 +235,13 @@ fn write_out(
             }
             made.insert(user.clone());
         }
-        let appended = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(day_file(&user_dir, date))
-            .and_then(|mut file| file.write_all(text.as_bytes()));
-        if let Err(e) = appended {
+        if let Err(e) = files.append(&user, date, &user_dir, text.as_bytes()) {
             // The directory may have been removed by an operator: make it again next time.
             made.remove(&user);
             tracing::warn!(user.id = %user, error = %e, "cannot append to tenant log");
         }
     }
+    files.end_batch();
     match sync_filesystem(dir) {
         Ok(()) => {
             syncs.fetch_add(1, Ordering::Relaxed);

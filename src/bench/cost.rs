@@ -107,7 +107,9 @@ fn row(c: &Cost) -> Vec<String> {
         bytes(c.idle),
         bytes(c.start_peak),
         format!("{} ({})", bytes(c.steady_peak), bytes(c.steady_mean)),
-        c.heap.map_or("-".to_owned(), |(a, r)| format!("{} / {}", bytes(a), bytes(r))),
+        c.heap.map_or("-".to_owned(), |(a, r)| {
+            format!("{} / {}", bytes(a), bytes(r))
+        }),
         format!("{:.1} KiB", per_bot as f64 / 1024.0),
         format!(
             "{:.2} ({:.1} ms) = {:.1}% of a core",
