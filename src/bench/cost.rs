@@ -43,6 +43,8 @@ struct Cost {
     start_peak: u64,
     steady_peak: u64,
     steady_mean: u64,
+    /// The allocator's own figures when idle: (allocated, resident).
+    idle_heap: Option<(u64, u64)>,
     /// The allocator's own figures at the steady peak of allocated bytes: (allocated, resident).
     heap: Option<(u64, u64)>,
     cpu_per_minute: f64,
@@ -89,7 +91,8 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
             "idle",
             "peak while starting",
             "steady peak (mean)",
-            "heap: allocated / allocator resident",
+            "heap idle: allocated / resident",
+            "heap steady: allocated / resident",
             "per bot (steady peak - idle)",
             "CPU s/min (per bot)",
             "posts/min",
@@ -100,6 +103,10 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
     line(&threads.join("\n"))
 }
 
+fn heap(figures: Option<(u64, u64)>) -> String {
+    figures.map_or("-".to_owned(), |(a, r)| format!("{} / {}", bytes(a), bytes(r)))
+}
+
 fn row(c: &Cost) -> Vec<String> {
     let per_bot = c.steady_peak.saturating_sub(c.idle) / c.users.max(1) as u64;
     vec![
@@ -107,9 +114,8 @@ fn row(c: &Cost) -> Vec<String> {
         bytes(c.idle),
         bytes(c.start_peak),
         format!("{} ({})", bytes(c.steady_peak), bytes(c.steady_mean)),
-        c.heap.map_or("-".to_owned(), |(a, r)| {
-            format!("{} / {}", bytes(a), bytes(r))
-        }),
+        heap(c.idle_heap),
+        heap(c.heap),
         format!("{:.1} KiB", per_bot as f64 / 1024.0),
         format!(
             "{:.2} ({:.1} ms) = {:.1}% of a core",
@@ -144,6 +150,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
     let server = Server::start(dir.path(), &env)?;
     std::thread::sleep(Duration::from_secs(5));
     let idle = server.rss_bytes();
+    let idle_heap = runtime.block_on(allocator_figures(&format!("{}/metrics", server.url)));
 
     let start_peak = Arc::new(AtomicU64::new(0));
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -214,6 +221,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
         steady_peak: peak,
         steady_mean: sum / samples.max(1),
         heap,
+        idle_heap,
         cpu_per_minute: per_minute(ticks),
         posts_per_minute: posted as f64 * 60.0 / elapsed,
         fds,
