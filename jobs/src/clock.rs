@@ -18,12 +18,16 @@ pub fn until(at: DateTime<Utc>) -> std::time::Duration {
     (at - now()).to_std().unwrap_or_default()
 }
 
-/// The grid that waits are rounded up to.
-pub const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+/// The grid that waits are rounded up to: a second. Posts are seconds apart (at least
+/// `HERALD_MIN_DELAY_BETWEEN_POSTS`, 5 s by default), so a wait that ends up to a second late
+/// costs a tenant nothing it would notice; a finer grid cost a tenth more CPU for every running
+/// bot (10,000 bots: runtime threads 4.6-4.9 CPU s/min at 100 ms, 3.0-3.5 at 1 s; BENCHMARKS.md,
+/// cost).
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// The first [`TICK`] boundary at least `d` from now. Tens of thousands of bots each sleeping to
 /// their own millisecond wake the runtime thousands of times a second; rounded to a shared grid
-/// they wake together, ten times a second, and each wait ends at most a tick late, never early
+/// they wake together, once a second, and each wait ends at most a tick late, never early
 /// (BENCHMARKS.md, cost).
 pub fn tick_after(d: std::time::Duration) -> tokio::time::Instant {
     let (_, origin) = ANCHOR.get_or_init(|| (Utc::now(), tokio::time::Instant::now()));

@@ -50,7 +50,8 @@ pub struct WorkerConfig {
     /// Leases (cycle, permits, sessions) last this long without renewal.
     pub lease_ttl: Duration,
     pub renew_every: Duration,
-    /// How often a session waiting for a permit or a session lease asks again.
+    /// How often a session waiting for a permit or a session lease asks again (waits end on
+    /// the clock's one-second grid).
     pub permit_poll: Duration,
     /// How long a finished cycle waits for its counters to be durable before it ends.
     pub flush_wait: Duration,
@@ -66,7 +67,7 @@ impl WorkerConfig {
             min_delay_between_cycles: 60,
             lease_ttl: Duration::from_secs(15),
             renew_every: Duration::from_secs(5),
-            permit_poll: Duration::from_millis(250),
+            permit_poll: Duration::from_secs(1),
             flush_wait: Duration::from_secs(10),
             policy: OutcomePolicy::default(),
         }

@@ -563,7 +563,7 @@ impl SessionCtx {
 
     /// Sleeps (to the next tick at least `d` away) unless the cycle is stopped first; false
     /// when stopped. A zero wait only yields: rounded to a tick it would cost a tenant without
-    /// delays a tenth of a second a post.
+    /// delays a second a post.
     async fn sleep(&self, d: Duration) -> bool {
         if d.is_zero() {
             tokio::task::yield_now().await;
