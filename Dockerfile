@@ -1,6 +1,8 @@
 # Multi-stage build: a full Rust toolchain compiles herald, a slim Debian runs it as a non-root user.
 # The toolchain version matches rust-toolchain.toml.
 FROM rust:1.95-slim-bookworm AS build
+# jemalloc (the binary's allocator) builds with make.
+RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Build dependencies first so that source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock rust-toolchain.toml ./
