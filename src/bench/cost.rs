@@ -104,7 +104,9 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
 }
 
 fn heap(figures: Option<(u64, u64)>) -> String {
-    figures.map_or("-".to_owned(), |(a, r)| format!("{} / {}", bytes(a), bytes(r)))
+    figures.map_or("-".to_owned(), |(a, r)| {
+        format!("{} / {}", bytes(a), bytes(r))
+    })
 }
 
 fn row(c: &Cost) -> Vec<String> {

@@ -32,7 +32,7 @@ struct CycleRecord {
     due_at: DateTime<Utc>,
 }
 
-type Checkpoint = Vec<(Box<str>, Box<str>)>;
+type Checkpoint = super::packed::Packed;
 
 #[derive(Debug, Default)]
 struct State {
@@ -456,17 +456,13 @@ impl Memory {
             Some(cycles) => cycles,
             None => state.checkpoints.entry(user.to_owned()).or_default(),
         };
-        let entries = match cycles.iter().position(|(n, _)| *n == cycle_no) {
-            Some(at) => &mut cycles[at].1,
+        match cycles.iter_mut().find(|(n, _)| *n == cycle_no) {
+            Some((_, entries)) => entries.put(key, value),
             None => {
-                cycles.push((cycle_no, Vec::new()));
-                &mut cycles.last_mut().expect("just pushed").1
+                let mut entries = Checkpoint::default();
+                entries.put(key, value);
+                cycles.push((cycle_no, entries));
             }
-        };
-        // From the end: a group's second write (its outcome) follows its first (the attempt).
-        match entries.iter_mut().rev().find(|(k, _)| &**k == key) {
-            Some(entry) => entry.1 = value.into(),
-            None => entries.push((key.into(), value.into())),
         }
         Ok(())
     }
@@ -481,12 +477,7 @@ impl Memory {
             .checkpoints
             .get(user)
             .and_then(|cycles| cycles.iter().find(|(n, _)| *n == cycle_no));
-        Ok(entries.map_or_else(Vec::new, |(_, entries)| {
-            entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        }))
+        Ok(entries.map_or_else(Vec::new, |(_, entries)| entries.all()))
     }
 
     pub(super) async fn pause_session(

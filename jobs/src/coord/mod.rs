@@ -9,6 +9,7 @@
 //! the middle of a cycle does that). Methods never block on a lock held across an await.
 
 mod memory;
+mod packed;
 mod redis;
 mod zset;
 
