@@ -17,6 +17,7 @@ use herald_jobs::{
 fn config() -> CoordConfig {
     CoordConfig {
         claim_timeout: Duration::from_millis(300),
+        reply_ttl: Duration::from_millis(500),
         ..CoordConfig::default()
     }
 }
@@ -52,6 +53,7 @@ both_backends!(
     checkpoints_live_as_long_as_their_cycle,
     session_pauses_keep_the_later_deadline,
     replies_reach_waiters_before_or_after_they_wait,
+    a_reply_nobody_asked_for_lapses_with_its_ttl,
     a_schedule_change_wakes_the_waiting_scheduler,
     liveness_follows_the_cycle,
     holds_renew_together_and_each_says_if_it_was_kept,
@@ -360,6 +362,23 @@ async fn replies_reach_waiters_before_or_after_they_wait(c: Coordination) {
             .unwrap(),
         None
     );
+}
+
+async fn a_reply_nobody_asked_for_lapses_with_its_ttl(c: Coordination) {
+    let reply = CommandReply {
+        request_id: "gone".to_owned(),
+        outcome: CommandOutcome::Stopped,
+    };
+    c.reply(&reply).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // No other reply comes; the scheduler's next look at the schedule is all that happens.
+    c.take_due(herald_jobs::clock::now(), 10).await.unwrap();
+    let got = c
+        .expect_reply("gone")
+        .wait(Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(got, None);
 }
 
 async fn a_schedule_change_wakes_the_waiting_scheduler(c: Coordination) {

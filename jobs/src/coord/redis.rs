@@ -625,10 +625,10 @@ impl RedisCoord {
     pub(super) async fn reply(&self, reply: &CommandReply) -> Result<(), JobsError> {
         let json = serde_json::to_string(reply)?;
         let _: () = redis::pipe()
-            .set_ex(
+            .pset_ex(
                 self.key(&["reply", &reply.request_id]),
                 &json,
-                self.config.reply_ttl.as_secs().max(1),
+                ttl_ms(self.config.reply_ttl).max(1),
             )
             .ignore()
             .publish(self.key(&["replies"]), &json)
