@@ -33,6 +33,13 @@ pub trait Document: Serialize + DeserializeOwned + Default + Clone + Send + Sync
         Ok(())
     }
 
+    /// [`Document::validate`] after a change to a document that was valid as `before`: a
+    /// document may check only what the change can have broken. It must refuse everything
+    /// `validate` refuses.
+    fn validate_change(&self, _before: &Self) -> Result<(), String> {
+        self.validate()
+    }
+
     /// Cheap check that a change left the document as it was, so that nothing is written. `false`
     /// when unsure (the write then happens, which is always safe).
     fn unchanged_since(&self, _before: &Self) -> bool {

@@ -32,6 +32,7 @@ pub mod stats;
 pub mod store;
 mod tenant_log;
 pub mod users;
+mod users_change;
 pub mod users_encoder;
 
 pub use counters::{FlushTicket, HURRIED_FLUSH_GAP};

@@ -388,7 +388,7 @@ fn transact<T: Document, R, E>(
             )))
         })
         .and_then(|result| result.map_err(UpdateError::Rejected))
-        .and_then(|value| match doc.validate() {
+        .and_then(|value| match doc.validate_change(&backup) {
             Ok(()) => Ok(value),
             Err(reason) => Err(UpdateError::Data(DataError::Invalid(reason))),
         });

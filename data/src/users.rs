@@ -76,6 +76,10 @@ impl Document for UsersDoc {
             && self.extra == before.extra
     }
 
+    fn validate_change(&self, before: &Self) -> Result<(), String> {
+        crate::users_change::validate_change(self, before)
+    }
+
     fn validate(&self) -> Result<(), String> {
         let mut holder: HashMap<&str, &str> = HashMap::new();
         let banned: std::collections::HashSet<&str> = self
