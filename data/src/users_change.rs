@@ -111,8 +111,11 @@ mod tests {
         doc
     }
 
+    /// A named change to a document.
+    type Change = (&'static str, Box<dyn Fn(&mut UsersDoc)>);
+
     /// Every change a cross-user update can make, good and bad.
-    fn changes() -> Vec<(&'static str, Box<dyn Fn(&mut UsersDoc)>)> {
+    fn changes() -> Vec<Change> {
         vec![
             ("nothing", Box::new(|_| {})),
             (
