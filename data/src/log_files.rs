@@ -178,7 +178,9 @@ mod tests {
             std::fs::read_to_string(day_file(dir.path(), day(6))).unwrap(),
             "abcd!"
         );
-        assert_eq!(LogFiles::with_cap(0).open_count(), 0);
+        let mut none = LogFiles::with_cap(0);
+        none.append(&user("e"), day(6), dir.path(), b"e").unwrap();
+        assert_eq!(none.open_count(), 0, "a cap of 0 keeps nothing open");
         // The next day's file takes the place of the tenant's previous one.
         files.append(&user("a"), day(7), dir.path(), b"x").unwrap();
         assert_eq!(files.open_count(), 2);

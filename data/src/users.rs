@@ -57,6 +57,23 @@ impl UsersDoc {
                 .values()
                 .any(|u| u.banned_sessions.iter().any(|s| s == session))
     }
+
+    /// What one record must be whatever the others are: a tenant id, valid in itself, and each
+    /// session on the pair it is bound to.
+    pub(crate) fn check_record(&self, id: &str, user: &User) -> Result<(), String> {
+        UserId::parse(id).map_err(|e| format!("user '{id}': {e}"))?;
+        user.validate().map_err(|e| format!("user {id}: {e}"))?;
+        for (session, pair) in user.assigned_sessions.iter().zip(&user.api_pairs) {
+            if let Some(bound) = self.bindings.get(session)
+                && bound != pair
+            {
+                return Err(format!(
+                    "session {session} of user {id} uses pair {pair} but is bound to pair {bound}"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Document for UsersDoc {
@@ -89,19 +106,8 @@ impl Document for UsersDoc {
             .chain(self.unowned_bans.keys().map(String::as_str))
             .collect();
         for (id, user) in &self.users {
-            UserId::parse(id).map_err(|e| format!("user '{id}': {e}"))?;
-            user.validate().map_err(|e| format!("user {id}: {e}"))?;
-            for (session, pair) in user.assigned_sessions.iter().zip(&user.api_pairs) {
-                if self
-                    .bindings
-                    .get(session)
-                    .is_some_and(|bound| bound != pair)
-                {
-                    return Err(format!(
-                        "session {session} of user {id} uses pair {pair} but is bound to pair {}",
-                        self.bindings[session]
-                    ));
-                }
+            self.check_record(id, user)?;
+            for session in &user.assigned_sessions {
                 if banned.contains(session.as_str()) {
                     return Err(format!(
                         "session {session} is assigned to user {id} but banned"

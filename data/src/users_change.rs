@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use crate::doc_file::Document;
-use crate::names::UserId;
 use crate::users::{User, UsersDoc};
 
 /// Beyond this many changed records one whole-document check (linear) is cheaper than a scan
@@ -45,16 +44,8 @@ pub(crate) fn validate_change(doc: &UsersDoc, before: &UsersDoc) -> Result<(), S
 
 /// What [`Document::validate`] checks of one record against the rest of the document.
 fn validate_record(doc: &UsersDoc, id: &str, user: &User) -> Result<(), String> {
-    UserId::parse(id).map_err(|e| format!("user '{id}': {e}"))?;
-    user.validate().map_err(|e| format!("user {id}: {e}"))?;
-    for (session, pair) in user.assigned_sessions.iter().zip(&user.api_pairs) {
-        if let Some(bound) = doc.bindings.get(session)
-            && bound != pair
-        {
-            return Err(format!(
-                "session {session} of user {id} uses pair {pair} but is bound to pair {bound}"
-            ));
-        }
+    doc.check_record(id, user)?;
+    for session in &user.assigned_sessions {
         if doc.is_banned(session) {
             return Err(format!(
                 "session {session} is assigned to user {id} but banned"

@@ -124,7 +124,7 @@ impl SessionCtx {
     fn permit(&self, job: &SessionJob) -> Hold {
         Hold::Permit {
             key: format!("user:{}", self.user),
-            holder: format!("{}/{}", self.worker.inner.config.holder, job.session),
+            holder: self.holder(job),
         }
     }
 
@@ -132,8 +132,13 @@ impl SessionCtx {
     fn lease(&self, job: &SessionJob) -> Hold {
         Hold::Lease {
             key: format!("session:{}", job.session),
-            holder: format!("{}/{}", self.worker.inner.config.holder, job.session),
+            holder: self.holder(job),
         }
+    }
+
+    /// Who holds `job`'s permit and lease: this worker, for that session.
+    fn holder(&self, job: &SessionJob) -> String {
+        format!("{}/{}", self.worker.inner.config.holder, job.session)
     }
 
     /// Takes a permit or lease, waiting for it; false if the cycle was stopped meanwhile.
