@@ -354,8 +354,8 @@ fn apply_to_user<R, E>(
     if before.as_deref() == Some(&user) {
         return Ok((value, false));
     }
-    user.validate()
-        .map_err(|e| UpdateError::Data(DataError::Invalid(format!("user {id}: {e}"))))?;
+    doc.check_record(&id, &user)
+        .map_err(|e| UpdateError::Data(DataError::Invalid(e)))?;
     // Invariants across records, checked only for sessions this change adds (writes no longer
     // re-check the whole document).
     let had = |s: &String| {

@@ -163,6 +163,35 @@ async fn one_users_change_cannot_take_another_users_session() {
 }
 
 #[tokio::test]
+async fn one_users_change_cannot_use_a_session_on_another_pair_than_its_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    store
+        .update_users(|doc| {
+            doc.bindings.insert("s.session".into(), 3);
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    let before = fs::read(dir.path().join("data/users.json")).unwrap();
+    let mismatched = store
+        .upsert_user(&uid("a"), |u, _| {
+            u.assigned_sessions.push("s.session".into());
+            u.api_pairs.push(0);
+            Ok::<_, ()>(())
+        })
+        .await;
+    assert!(
+        matches!(&mismatched, Err(UpdateError::Data(DataError::Invalid(why))) if why.contains("bound to pair 3")),
+        "{mismatched:?}"
+    );
+    assert_eq!(
+        fs::read(dir.path().join("data/users.json")).unwrap(),
+        before
+    );
+}
+
+#[tokio::test]
 async fn fields_herald_does_not_know_survive_its_writes() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir_all(dir.path().join("data")).unwrap();
