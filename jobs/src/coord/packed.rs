@@ -17,18 +17,29 @@ struct Slot {
 }
 
 impl Packed {
-    /// Sets `key` to `value`, in place of its previous value if it has one.
+    /// Sets `key` to `value`, in place of its previous value if it has one. The buffer grows
+    /// by what the entry needs, not by doubling: a running cycle's buffer only grows, and the
+    /// spare half a doubling leaves would be held by every running bot.
     pub(super) fn put(&mut self, key: &str, value: &str) {
-        let entry = encode(key, value);
         let found = self
             .slots()
             .find(|s| &self.0[s.key.clone()] == key.as_bytes())
-            .map(|s| s.start..s.value.end);
+            .map(|s| (s.start, s.value));
+        let needed = 8 + key.len() + value.len();
         match found {
-            Some(range) => {
-                self.0.splice(range, entry);
+            Some((_, old)) if old.len() == value.len() => {
+                self.0[old].copy_from_slice(value.as_bytes());
             }
-            None => self.0.extend_from_slice(&entry),
+            Some((start, old)) => {
+                let grows = needed.saturating_sub(old.end - start);
+                // Room first, exactly: `splice` would otherwise grow the buffer by doubling.
+                self.0.reserve_exact(grows);
+                self.0.splice(start..old.end, entry(key, value));
+            }
+            None => {
+                self.0.reserve_exact(needed);
+                self.0.extend(entry(key, value));
+            }
         }
     }
 
@@ -65,16 +76,15 @@ impl Packed {
     }
 }
 
-fn encode(key: &str, value: &str) -> Vec<u8> {
-    let mut entry = Vec::with_capacity(8 + key.len() + value.len());
+/// One entry's bytes: both lengths, then the key and the value.
+fn entry<'a>(key: &'a str, value: &'a str) -> impl Iterator<Item = u8> + 'a {
     // A checkpoint's key or value is far below 4 GiB; saturating keeps the buffer readable.
-    for len in [key.len(), value.len()] {
-        let len = u32::try_from(len).unwrap_or(u32::MAX);
-        entry.extend_from_slice(&len.to_le_bytes());
-    }
-    entry.extend_from_slice(key.as_bytes());
-    entry.extend_from_slice(value.as_bytes());
-    entry
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    len(key.len())
+        .into_iter()
+        .chain(len(value.len()))
+        .chain(key.bytes())
+        .chain(value.bytes())
 }
 
 fn read_len(buf: &[u8], at: usize) -> Option<usize> {
@@ -106,5 +116,21 @@ mod tests {
                 (String::new(), "empty key".into()),
             ]
         );
+    }
+
+    #[test]
+    fn the_buffer_grows_by_what_its_entries_need() {
+        let mut packed = Packed::default();
+        for group in 0..20 {
+            packed.put(&format!("@group{group}"), "x\u{1f}12\u{1f}s.session");
+            assert_eq!(packed.0.capacity(), packed.0.len());
+            packed.put(
+                &format!("@group{group}"),
+                "d\u{1f}\u{1f}\u{1f}k3\u{1f}host-1-a",
+            );
+        }
+        // Each done entry is shorter than the sending one it replaced: the last one's spare.
+        assert!(packed.0.capacity() - packed.0.len() < 8);
+        assert_eq!(packed.all().len(), 20);
     }
 }
