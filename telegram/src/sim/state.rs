@@ -21,7 +21,7 @@ use super::draw::fnv1a;
 use crate::TelegramError;
 
 /// Per-session memory; epoch milliseconds on the simulator's clock.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct SessionState {
     /// Send attempts so far; the n-th attempt's draws depend on n.
@@ -40,12 +40,44 @@ pub(crate) struct SessionState {
     pub(crate) dead_told: bool,
     /// Random ids of the last accepted posts, newest last: a re-send with one of them is
     /// answered RANDOM_ID_DUPLICATE and delivers nothing. Telegram's horizon is undocumented;
-    /// a re-send follows its original within one call, so a few suffice.
+    /// a re-send follows its original within one call, so a few suffice (and every simulated
+    /// account keeps them: 10,000 bots hold two copies each).
     pub(crate) recent_random_ids: Vec<i64>,
 }
 
 /// How many random ids a session remembers.
-pub(crate) const RANDOM_ID_MEMORY: usize = 32;
+pub(crate) const RANDOM_ID_MEMORY: usize = 8;
+
+impl Clone for SessionState {
+    fn clone(&self) -> Self {
+        let mut copy = SessionState::default();
+        copy.clone_from(self);
+        copy
+    }
+
+    /// Field by field, so a kept copy reuses its allocations (it is overwritten on every send).
+    fn clone_from(&mut self, source: &Self) {
+        // Destructured whole, so a field added later cannot be forgotten here.
+        let SessionState {
+            attempts,
+            posts,
+            flood_until_ms,
+            slow_until_ms,
+            forbidden_told,
+            peer_flooded,
+            dead_told,
+            recent_random_ids,
+        } = source;
+        self.attempts = *attempts;
+        self.posts = *posts;
+        self.flood_until_ms = *flood_until_ms;
+        self.slow_until_ms.clone_from(slow_until_ms);
+        self.forbidden_told.clone_from(forbidden_told);
+        self.peer_flooded = *peer_flooded;
+        self.dead_told = *dead_told;
+        self.recent_random_ids.clone_from(recent_random_ids);
+    }
+}
 
 impl SessionState {
     pub(crate) fn remember_random_id(&mut self, id: i64) {
@@ -186,7 +218,15 @@ impl StateDir {
     /// Saves the session's memory; only the lock holder calls this.
     pub(crate) fn save(&self, name: &str, state: &SessionState) -> std::io::Result<()> {
         if let Some(memory) = &self.memory {
-            lock(&memory.sessions).insert(name.to_owned(), state.clone());
+            // Saved on every send: the kept copy is overwritten in place rather than replaced
+            // by a fresh one (and a fresh key) each time.
+            let mut sessions = lock(&memory.sessions);
+            match sessions.get_mut(name) {
+                Some(kept) => kept.clone_from(state),
+                None => {
+                    sessions.insert(name.to_owned(), state.clone());
+                }
+            }
             return Ok(());
         }
         let path = self.path("sessions", name, "json");
@@ -255,5 +295,30 @@ mod tests {
         assert_eq!(dir.load("a_b.session"), SessionState::default());
         assert_ne!(file_stem("a b"), file_stem("a_b"));
         assert!(!file_stem("../../etc/passwd").contains('/'));
+    }
+
+    #[test]
+    fn a_saved_state_is_kept_whole_when_saved_over() {
+        let dir = StateDir::open(None).expect("open");
+        let mut state = SessionState::default();
+        state.forbidden_told.insert("@a".into());
+        state.remember_random_id(1);
+        dir.save("s", &state).expect("save");
+        let mut later = SessionState {
+            attempts: 7,
+            posts: 5,
+            flood_until_ms: Some(11),
+            peer_flooded: true,
+            dead_told: true,
+            ..SessionState::default()
+        };
+        later.slow_until_ms.insert("@b".into(), 3);
+        for id in 2..=(RANDOM_ID_MEMORY as i64 + 2) {
+            later.remember_random_id(id);
+        }
+        dir.save("s", &later).expect("save over");
+        assert_eq!(dir.load("s"), later);
+        assert_eq!(later.recent_random_ids.len(), RANDOM_ID_MEMORY);
+        assert_eq!(later.recent_random_ids.first(), Some(&3));
     }
 }
