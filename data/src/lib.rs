@@ -29,6 +29,7 @@ pub mod names;
 pub mod pairs;
 pub mod plan_groups;
 pub mod stats;
+mod stats_encoder;
 pub mod store;
 mod tenant_log;
 pub mod users;

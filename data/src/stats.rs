@@ -26,7 +26,7 @@ pub struct StatsDoc {
 }
 
 impl Document for StatsDoc {
-    type Encoder = crate::doc_file::Pretty;
+    type Encoder = crate::stats_encoder::StatsEncoder;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
