@@ -253,7 +253,13 @@ pub(crate) fn api_config(config: &Config) -> anyhow::Result<ApiConfig> {
     Ok(api)
 }
 
+/// How often histogram samples are folded into their summaries.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process's Prometheus recorder, installed on first use (a process has one recorder).
+/// Its upkeep runs on a thread of its own: the recorder keeps every histogram sample (a cycle's
+/// duration, the scheduler's lag, each HTTP request's time) until upkeep or a scrape folds them
+/// into summaries, so a deployment nobody scrapes grew by every sample it ever recorded.
 pub(crate) fn metrics() -> Option<PrometheusHandle> {
     static HANDLE: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
     HANDLE
@@ -261,6 +267,7 @@ pub(crate) fn metrics() -> Option<PrometheusHandle> {
             match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
                 Ok(handle) => {
                     crate::allocator::start_gauges();
+                    start_upkeep(handle.clone());
                     Some(handle)
                 }
                 Err(err) => {
@@ -270,6 +277,21 @@ pub(crate) fn metrics() -> Option<PrometheusHandle> {
             }
         })
         .clone()
+}
+
+fn start_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("herald-metrics".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(METRICS_UPKEEP);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(err) = spawned {
+        // Scrapes still fold the samples; only an unscraped process keeps them all.
+        tracing::warn!(error = %err, "histogram upkeep is not running");
+    }
 }
 
 /// Builds the API's state from the engine's parts.
