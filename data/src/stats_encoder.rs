@@ -6,7 +6,7 @@
 //! output is byte for byte what `serde_json::to_vec_pretty` gives for the whole document, which
 //! a test holds it to.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::stats::{StatsDoc, UserStats};
 
@@ -54,7 +54,17 @@ impl crate::doc_file::Encoder<StatsDoc> for StatsEncoder {
 /// One record's entry at a nesting depth of two: `    "<id>": {...}`.
 fn entry(out: &mut Vec<u8>, id: &str, stats: &UserStats) -> serde_json::Result<()> {
     out.extend_from_slice(b"    ");
-    serde_json::to_writer(&mut *out, id)?;
+    if id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        // Nothing in it to escape (tenant ids are such words).
+        out.push(b'"');
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, id)?;
+    }
     out.extend_from_slice(b": ");
     if !stats.extra.is_empty() {
         let standalone = serde_json::to_vec_pretty(stats)?;
@@ -92,7 +102,11 @@ fn entry(out: &mut Vec<u8>, id: &str, stats: &UserStats) -> serde_json::Result<(
 
 fn time(out: &mut Vec<u8>, at: Option<&DateTime<Utc>>) -> serde_json::Result<()> {
     match at {
-        // chrono's own serialization, so the text is exactly what serde would write.
+        Some(at) if (0..=9999).contains(&at.year()) && at.nanosecond() < 1_000_000_000 => {
+            rfc3339(out, at);
+            Ok(())
+        }
+        // Far years and leap seconds: chrono's own serialization.
         Some(at) => serde_json::to_writer(&mut *out, at),
         None => {
             out.extend_from_slice(b"null");
@@ -101,11 +115,56 @@ fn time(out: &mut Vec<u8>, at: Option<&DateTime<Utc>>) -> serde_json::Result<()>
     }
 }
 
+/// `"YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z"`, as chrono serializes a UTC time (RFC 3339
+/// with as many fraction digits as the nanoseconds need, a multiple of three) for a year of four
+/// digits and no leap second; a test holds the two to each other.
+fn rfc3339(out: &mut Vec<u8>, at: &DateTime<Utc>) {
+    let two = |out: &mut Vec<u8>, n: u32| {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
+    };
+    let year = at.year().unsigned_abs();
+    out.push(b'"');
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push(b'-');
+    two(out, at.month());
+    out.push(b'-');
+    two(out, at.day());
+    out.push(b'T');
+    two(out, at.hour());
+    out.push(b':');
+    two(out, at.minute());
+    out.push(b':');
+    two(out, at.second());
+    let nano = at.nanosecond();
+    let (digits, value) = if nano == 0 {
+        (0, 0)
+    } else if nano.is_multiple_of(1_000_000) {
+        (3, nano / 1_000_000)
+    } else if nano.is_multiple_of(1_000) {
+        (6, nano / 1_000)
+    } else {
+        (9, nano)
+    };
+    if digits > 0 {
+        out.push(b'.');
+        let mut text = [b'0'; 9];
+        let mut rest = value;
+        for slot in text[..digits].iter_mut().rev() {
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        out.extend_from_slice(&text[..digits]);
+    }
+    out.extend_from_slice(b"Z\"");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::doc_file::Encoder;
     use crate::stats::FlushMark;
+    use proptest::prelude::*;
 
     fn doc(n: usize) -> StatsDoc {
         let mut doc = StatsDoc::default();
@@ -127,10 +186,39 @@ mod tests {
                     serde_json::json!({"days": [1, 2, {"x": null}], "note": "a\nb \"q\""}),
                 );
             }
-            doc.users
-                .insert(format!("user {i} \"quoted\" é\u{1}"), stats);
+            let id = if i % 2 == 0 {
+                format!("user {i} \"quoted\" é\u{1}")
+            } else {
+                format!("u-{i}_X")
+            };
+            doc.users.insert(id, stats);
         }
         doc
+    }
+
+    proptest! {
+        /// Any time, as chrono's serde writes it (far years and leap seconds go through chrono).
+        #[test]
+        fn times_are_written_as_chrono_writes_them(
+            secs in -80_000_000_000i64..300_000_000_000,
+            nanos in prop_oneof![
+                Just(0u32),
+                (0u32..1000).prop_map(|n| n * 1_000_000),
+                (0u32..1_000_000).prop_map(|n| n * 1_000),
+                0u32..2_000_000_000,
+            ],
+        ) {
+            // Nanoseconds past a second are a leap second, valid only at a minute's last second.
+            let Some(at) = DateTime::from_timestamp(secs, nanos) else {
+                return Ok(());
+            };
+            let mut ours = Vec::new();
+            time(&mut ours, Some(&at)).unwrap();
+            prop_assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&at).unwrap()
+            );
+        }
     }
 
     #[test]
