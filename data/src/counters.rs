@@ -102,11 +102,13 @@ impl Counters {
 
     pub(crate) fn add(&self, user_id: &str, delta: &StatsDelta) -> FlushTicket {
         let mut pending = lock(&self.pending);
-        pending
-            .deltas
-            .entry(user_id.to_owned())
-            .or_default()
-            .merge(delta);
+        // Looked up before inserting: the id is copied once per tenant and flush, not per post.
+        match pending.deltas.get_mut(user_id) {
+            Some(pending) => pending.merge(delta),
+            None => {
+                pending.deltas.insert(user_id.to_owned(), *delta);
+            }
+        }
         FlushTicket {
             process: self.process.clone(),
             seq: pending.open_seq,

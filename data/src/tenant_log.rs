@@ -93,7 +93,11 @@ impl TenantLogs {
     pub(crate) fn log(&self, user: &UserId, level: Level, message: &str) {
         let now = Utc::now();
         // One line per event: a message with newlines would forge lines in the tenant's log.
-        let message = message.replace(['\n', '\r'], " ");
+        let message = if message.contains(['\n', '\r']) {
+            std::borrow::Cow::Owned(message.replace(['\n', '\r'], " "))
+        } else {
+            std::borrow::Cow::Borrowed(message)
+        };
         let line = format!("{} - {} - {message}\n", stamp(now), level.as_str());
         self.send(Message::Line {
             user: user.clone(),
