@@ -67,6 +67,21 @@ impl<T: Serialize> Encoder<T> for Pretty {
     }
 }
 
+/// `value` as serde pretty-prints it, each line after the first indented four spaces more: a
+/// record at a nesting depth of two, for the encoders that write a document's records
+/// themselves. JSON strings cannot hold a raw newline, so every newline is formatting.
+pub(crate) fn nested_pretty(out: &mut Vec<u8>, value: &impl Serialize) -> serde_json::Result<()> {
+    let standalone = serde_json::to_vec_pretty(value)?;
+    out.reserve(standalone.len() + standalone.len() / 8);
+    for byte in standalone {
+        out.push(byte);
+        if byte == b'\n' {
+            out.extend_from_slice(b"    ");
+        }
+    }
+    Ok(())
+}
+
 /// Identity of one version of a data file. The lock file's write count tells two versions apart
 /// even when the file system reuses an inode within one timestamp tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -67,15 +67,7 @@ fn entry(out: &mut Vec<u8>, id: &str, stats: &UserStats) -> serde_json::Result<(
     }
     out.extend_from_slice(b": ");
     if !stats.extra.is_empty() {
-        let standalone = serde_json::to_vec_pretty(stats)?;
-        // JSON strings cannot hold a raw newline, so every newline is formatting.
-        for byte in standalone {
-            out.push(byte);
-            if byte == b'\n' {
-                out.extend_from_slice(b"    ");
-            }
-        }
-        return Ok(());
+        return crate::doc_file::nested_pretty(out, stats);
     }
     // The fields in `UserStats`' order, as serde writes them.
     let counters = [

@@ -186,16 +186,7 @@ fn entry(out: &mut Vec<u8>, id: &str, user: &User) -> serde_json::Result<()> {
     out.extend_from_slice(b"    ");
     serde_json::to_writer(&mut *out, id)?;
     out.extend_from_slice(b": ");
-    let standalone = serde_json::to_vec_pretty(user)?;
-    out.reserve(standalone.len() + standalone.len() / 8);
-    // JSON strings cannot hold a raw newline, so every newline is formatting.
-    for byte in standalone {
-        out.push(byte);
-        if byte == b'\n' {
-            out.extend_from_slice(b"    ");
-        }
-    }
-    Ok(())
+    crate::doc_file::nested_pretty(out, user)
 }
 
 /// Appends `run` of the previous file to `out`; false (and `out` as it was) when it cannot be
