@@ -104,7 +104,7 @@ impl Counters {
         let mut pending = lock(&self.pending);
         // Looked up before inserting: the id is copied once per tenant and flush, not per post.
         match pending.deltas.get_mut(user_id) {
-            Some(pending) => pending.merge(delta),
+            Some(sum) => sum.merge(delta),
             None => {
                 pending.deltas.insert(user_id.to_owned(), *delta);
             }

@@ -58,7 +58,7 @@ fn entry(out: &mut Vec<u8>, id: &str, stats: &UserStats) -> serde_json::Result<(
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
-        // Nothing in it to escape (tenant ids are such words).
+        // Nothing in it to escape (the frontend's tenant ids, numbers, are such words).
         out.push(b'"');
         out.extend_from_slice(id.as_bytes());
         out.push(b'"');
@@ -69,13 +69,23 @@ fn entry(out: &mut Vec<u8>, id: &str, stats: &UserStats) -> serde_json::Result<(
     if !stats.extra.is_empty() {
         return crate::doc_file::nested_pretty(out, stats);
     }
-    // The fields in `UserStats`' order, as serde writes them.
+    // Destructured whole, so a field added to `UserStats` cannot be left out here; written in
+    // its declaration order, as serde writes them.
+    let UserStats {
+        total_posts,
+        total_success,
+        total_failures,
+        total_flood_waits,
+        total_messages_sent,
+        last_activity,
+        extra: _,
+    } = stats;
     let counters = [
-        ("total_posts", stats.total_posts),
-        ("total_success", stats.total_success),
-        ("total_failures", stats.total_failures),
-        ("total_flood_waits", stats.total_flood_waits),
-        ("total_messages_sent", stats.total_messages_sent),
+        ("total_posts", total_posts),
+        ("total_success", total_success),
+        ("total_failures", total_failures),
+        ("total_flood_waits", total_flood_waits),
+        ("total_messages_sent", total_messages_sent),
     ];
     out.extend_from_slice(b"{\n");
     let mut number = itoa::Buffer::new();
@@ -83,11 +93,11 @@ fn entry(out: &mut Vec<u8>, id: &str, stats: &UserStats) -> serde_json::Result<(
         out.extend_from_slice(b"      \"");
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\": ");
-        out.extend_from_slice(number.format(value).as_bytes());
+        out.extend_from_slice(number.format(*value).as_bytes());
         out.extend_from_slice(b",\n");
     }
     out.extend_from_slice(b"      \"last_activity\": ");
-    time(out, stats.last_activity.as_ref())?;
+    time(out, last_activity.as_ref())?;
     out.extend_from_slice(b"\n    }");
     Ok(())
 }

@@ -18,8 +18,8 @@ struct Slot {
 
 impl Packed {
     /// Sets `key` to `value`, in place of its previous value if it has one. The buffer grows
-    /// by what the entry needs, not by doubling: a running cycle's buffer only grows, and the
-    /// spare half a doubling leaves would be held by every running bot.
+    /// by what the entry needs, not by doubling: a running cycle's buffer grows with each group
+    /// it posts, and the spare room a doubling leaves would be held by every running bot.
     pub(super) fn put(&mut self, key: &str, value: &str) {
         let found = self
             .slots()
