@@ -129,6 +129,17 @@ pub(crate) fn plan_groups(
     Ok(worker.inner.store.plan_groups(plan_file)?.groups)
 }
 
+/// What a cycle found to do: its sessions' jobs and what they share.
+struct Work {
+    ctx: Arc<SessionCtx>,
+    jobs: Vec<SessionJob>,
+    tickets: Arc<Tickets>,
+    pause: std::time::Duration,
+}
+
+/// The cycle in three steps, so that what waits between posts is the session runs and the few
+/// words the end needs, not everything the preparation used: a waiting cycle's future is what
+/// every running bot holds (BENCHMARKS.md, cost).
 async fn execute(
     worker: &Worker,
     user: &UserId,
@@ -137,71 +148,87 @@ async fn execute(
     lost: &CancellationToken,
     taken_over: &CancellationToken,
 ) -> Ending {
+    let work = match Box::pin(prepare(worker, user, cycle_no, holds, lost, taken_over)).await {
+        Ok(work) => work,
+        Err(ending) => return ending,
+    };
+    let tally = run_sessions(work.ctx, work.jobs).await;
+    Box::pin(finish(
+        worker,
+        user,
+        cycle_no,
+        lost,
+        &work.tickets,
+        work.pause,
+        tally,
+    ))
+    .await
+}
+
+/// Reads the tenant's record, plan and checkpoints and splits the groups among the sessions;
+/// the cycle's ending instead when there is nothing to post.
+async fn prepare(
+    worker: &Worker,
+    user: &UserId,
+    cycle_no: u64,
+    holds: &Arc<Holds>,
+    lost: &CancellationToken,
+    taken_over: &CancellationToken,
+) -> Result<Work, Ending> {
     let w = &worker.inner;
     let Some(record) = w.store.user(user.as_str()) else {
-        return Ending::Finished(None);
+        return Err(Ending::Finished(None));
     };
     match record.bot_status {
         BotStatus::Running => {}
-        BotStatus::Stopping => return Box::pin(stopped_now(worker, user)).await,
-        _ => return Ending::Finished(None),
+        BotStatus::Stopping => return Err(Box::pin(stopped_now(worker, user)).await),
+        _ => return Err(Ending::Finished(None)),
     }
     let pause = plan::cycle_pause(&record, w.config.min_delay_between_cycles);
-    let next = || Ending::Finished(Some(clock::now() + pause));
+    // Nothing to post this cycle: said in the tenant's log, and the next one comes as usual.
+    let skipped = |why: &dyn std::fmt::Display| {
+        w.store.log(
+            user,
+            Level::Warning,
+            &format!("Cycle {cycle_no} skipped: {why}"),
+        );
+        Ending::Finished(Some(clock::now() + pause))
+    };
     let plan_groups = match plan_groups(worker, &record) {
         Ok(groups) => groups,
         Err(err) => {
             tracing::error!(user.id = %user, error = %err, "cannot read the plan's group file");
-            w.store.log(
-                user,
-                Level::Warning,
-                &format!("Cycle {cycle_no} skipped: the operator's group file cannot be read"),
-            );
-            return next();
+            return Err(skipped(&"the operator's group file cannot be read"));
         }
     };
     let (post, groups) = match plan::work_of(&record, &plan_groups) {
         Ok(work) => work,
-        Err(why) => {
-            w.store.log(
-                user,
-                Level::Warning,
-                &format!("Cycle {cycle_no} skipped: {why}"),
-            );
-            return next();
-        }
+        Err(why) => return Err(skipped(&why)),
     };
     let sessions = usable_sessions(&record);
     if sessions.is_empty() {
-        w.store.log(
-            user,
-            Level::Warning,
-            &format!("Cycle {cycle_no} skipped: no usable session (all parked or banned)"),
-        );
-        return next();
+        return Err(skipped(&"no usable session (all parked or banned)"));
     }
     let checkpoints = Checkpoints {
         worker,
         user,
         cycle_no,
     };
-    // Boxed: the checkpoint read happens once a cycle; its future would otherwise size the
-    // whole cycle while it waits between posts.
-    let entries = match Box::pin(checkpoints.resume()).await {
+    let entries = match checkpoints.resume().await {
         Ok(entries) => entries,
         Err(err) => {
             tracing::warn!(user.id = %user, error = %err, "cannot read the cycle's checkpoint; retrying later");
-            return Ending::Released;
+            return Err(Ending::Released);
         }
     };
     // The groups' names stay in the record or the plan file the cycle shares; its jobs name
     // them by position.
-    let mut jobs = session_jobs(&groups, sessions, &entries);
+    let jobs = session_jobs(&groups, sessions, &entries);
     let tickets = Arc::new(Tickets::default());
     let ctx = Arc::new(SessionCtx {
         worker: worker.clone(),
         user: user.clone(),
-        record: record.clone(),
+        record,
         cycle_no,
         post,
         holds: holds.clone(),
@@ -211,34 +238,60 @@ async fn execute(
         entries,
         groups,
     });
+    Ok(Work {
+        ctx,
+        jobs,
+        tickets,
+        pause,
+    })
+}
+
+/// Runs each session's share and adds up what they did. A lone session runs in this task
+/// rather than in one of its own: one task less per running bot (memory with 10,000 bots,
+/// BENCHMARKS.md). A panic is contained as a spawned run's would be.
+async fn run_sessions(ctx: Arc<SessionCtx>, mut jobs: Vec<SessionJob>) -> Tally {
     let mut tally = Tally::default();
-    if jobs.len() == 1 {
-        // A lone session runs in this task rather than in one of its own: one task less per
-        // running bot (memory with 10,000 bots, BENCHMARKS.md). A panic is contained as a
-        // spawned run's would be.
-        let job = jobs.remove(0);
+    if jobs.len() == 1
+        && let Some(job) = jobs.pop()
+    {
+        drop(jobs);
         match std::panic::AssertUnwindSafe(ctx.run(job))
             .catch_unwind()
             .await
         {
             Ok(t) => tally.add(&t),
-            Err(_) => tracing::error!(user.id = %user, "a session run panicked"),
+            Err(_) => tracing::error!(user.id = %ctx.user, "a session run panicked"),
         }
-    } else {
-        let mut runs = JoinSet::new();
-        for job in jobs {
-            let ctx = ctx.clone();
-            runs.spawn(async move { ctx.run(job).await });
-        }
-        while let Some(run) = runs.join_next().await {
-            match run {
-                Ok(t) => tally.add(&t),
-                Err(err) => {
-                    tracing::error!(user.id = %user, error = %err, "a session run panicked")
-                }
+        return tally;
+    }
+    let mut runs = JoinSet::new();
+    for job in jobs {
+        let ctx = ctx.clone();
+        runs.spawn(async move { ctx.run(job).await });
+    }
+    while let Some(run) = runs.join_next().await {
+        match run {
+            Ok(t) => tally.add(&t),
+            Err(err) => {
+                tracing::error!(user.id = %ctx.user, error = %err, "a session run panicked")
             }
         }
     }
+    tally
+}
+
+/// After the session runs: the counters made durable (or left queued, said), the cycle logged,
+/// and how it ends.
+async fn finish(
+    worker: &Worker,
+    user: &UserId,
+    cycle_no: u64,
+    lost: &CancellationToken,
+    tickets: &Tickets,
+    pause: std::time::Duration,
+    tally: Tally,
+) -> Ending {
+    let w = &worker.inner;
     if lost.is_cancelled() {
         return if w.shutdown.is_cancelled() {
             Ending::Released
@@ -251,7 +304,7 @@ async fn execute(
             w.config.flush_wait,
             // The next cycle is due after `pause`: a bot that runs cycles back to back hurries
             // the flush rather than waiting out the interval.
-            Box::pin(w.store.wait_flushed(&ticket, pause)),
+            w.store.wait_flushed(&ticket, pause),
         )
         .await
         .is_err()
@@ -269,7 +322,7 @@ async fn execute(
     metrics::counter!("herald_cycles_total").increment(1);
     match w.store.user(user.as_str()).map(|u| u.bot_status) {
         Some(BotStatus::Running) => Ending::Finished(Some(clock::now() + pause)),
-        Some(BotStatus::Stopping) => Box::pin(stopped_now(worker, user)).await,
+        Some(BotStatus::Stopping) => stopped_now(worker, user).await,
         _ => Ending::Finished(None),
     }
 }
