@@ -105,68 +105,53 @@ mod tests {
     /// A named change to a document.
     type Change = (&'static str, Box<dyn Fn(&mut UsersDoc)>);
 
+    /// The change that puts tenant `id` with these sessions (and pairs) and bans.
+    fn put(
+        id: &'static str,
+        assigned: &'static [(&'static str, u32)],
+        banned: &'static [&'static str],
+    ) -> Box<dyn Fn(&mut UsersDoc)> {
+        Box::new(move |d| {
+            d.users.insert(id.into(), user(assigned, banned));
+        })
+    }
+
     /// Every change a cross-user update can make, good and bad.
     fn changes() -> Vec<Change> {
         vec![
             ("nothing", Box::new(|_| {})),
             (
                 "a free session to a tenant",
-                Box::new(|d| {
-                    d.users
-                        .insert("1".into(), user(&[("a.session", 0), ("d.session", 1)], &[]));
-                }),
+                put("1", &[("a.session", 0), ("d.session", 1)], &[]),
             ),
             (
                 "another tenant's session",
-                Box::new(|d| {
-                    d.users
-                        .insert("1".into(), user(&[("a.session", 0), ("b.session", 0)], &[]));
-                }),
+                put("1", &[("a.session", 0), ("b.session", 0)], &[]),
             ),
             (
                 "a banned session",
-                Box::new(|d| {
-                    d.users
-                        .insert("3".into(), user(&[("c.session", 0), ("x.session", 0)], &[]));
-                }),
+                put("3", &[("c.session", 0), ("x.session", 0)], &[]),
             ),
             (
                 "a ban on a session another tenant holds",
-                Box::new(|d| {
-                    d.users
-                        .insert("1".into(), user(&[("a.session", 0)], &["c.session"]));
-                }),
+                put("1", &[("a.session", 0)], &["c.session"]),
             ),
             (
                 "a session on another pair than its binding",
-                Box::new(|d| {
-                    d.users.insert("3".into(), user(&[("c.session", 2)], &[]));
-                }),
+                put("3", &[("c.session", 2)], &[]),
             ),
             (
                 "a new tenant holding a held session",
-                Box::new(|d| {
-                    d.users.insert("4".into(), user(&[("a.session", 0)], &[]));
-                }),
+                put("4", &[("a.session", 0)], &[]),
             ),
             (
                 "a new tenant with a free session",
-                Box::new(|d| {
-                    d.users.insert("4".into(), user(&[("e.session", 0)], &[]));
-                }),
+                put("4", &[("e.session", 0)], &[]),
             ),
-            (
-                "a malformed tenant id",
-                Box::new(|d| {
-                    d.users.insert("not an id".into(), user(&[], &[]));
-                }),
-            ),
+            ("a malformed tenant id", put("not an id", &[], &[])),
             (
                 "a record broken in itself",
-                Box::new(|d| {
-                    d.users
-                        .insert("2".into(), user(&[("b.session", 0), ("b.session", 0)], &[]));
-                }),
+                put("2", &[("b.session", 0), ("b.session", 0)], &[]),
             ),
             (
                 "a tenant removed, its session to another",
