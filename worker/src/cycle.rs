@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::Checkpoints;
-use crate::holds::Holds;
+use crate::holds::{Holds, Renewing};
 use crate::plan::CycleGroups;
 use crate::session_run::{SessionCtx, SessionJob, Tally};
 use crate::{Worker, plan};
@@ -47,7 +47,52 @@ impl Tickets {
     }
 }
 
-pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
+/// A claimed cycle: who runs it and what its end needs. Boxed while its sessions post, so that
+/// what waits between two posts is a pointer to it (BENCHMARKS.md, cost).
+struct Claimed {
+    worker: Worker,
+    user: UserId,
+    cycle_no: u64,
+    started: std::time::Instant,
+    holds: Arc<Holds>,
+    lost: CancellationToken,
+    /// Only a takeover abandons a send in flight; a shutdown lets it end and count.
+    taken_over: CancellationToken,
+    /// Renewed by the worker's one renewal task, with every other running cycle's holds, until
+    /// this cycle ends: one timer and one batch of calls for all, not a loop per running bot.
+    renewing: Renewing,
+}
+
+/// The cycle: claimed, prepared, its sessions run, finished. Every step but the sessions' runs
+/// is boxed: a waiting cycle's future is as big as its biggest await, and these (Redis round
+/// trips, file reads) would otherwise set that size for every running bot.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps each argument twice, as argument and local, for as long as it runs"
+)]
+pub(crate) fn run(
+    worker: Worker,
+    cycle: Cycle,
+) -> impl Future<Output = Result<(), JobError>> + Send + 'static {
+    async move {
+        let Some(claimed) = Box::pin(claim(&worker, &cycle)).await? else {
+            return Ok(());
+        };
+        let ending = match Box::pin(prepare(&claimed)).await {
+            Ok(mut work) => {
+                let tally = run_sessions(&work.ctx, &mut work.jobs).await;
+                Box::pin(finish(&claimed, &work.tickets, work.pause, tally)).await
+            }
+            Err(ending) => ending,
+        };
+        Box::pin(claimed.end(ending)).await;
+        Ok(())
+    }
+}
+
+/// Claims the cycle and registers its holds for renewal; `None` when it is not this worker's
+/// to run (claimed elsewhere, stale, or already running here).
+async fn claim(worker: &Worker, cycle: &Cycle) -> Result<Option<Box<Claimed>>, JobError> {
     let w = &worker.inner;
     let Ok(user) = UserId::parse(&cycle.user_id) else {
         return Err(JobError::Abort {
@@ -55,26 +100,21 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
         });
     };
     let holder = &w.config.holder;
-    // Every coordination call at the cycle's ends is boxed: a waiting cycle's future is as big as
-    // its biggest await, and these (a Redis round trip each) would otherwise set that size for
-    // every running bot (BENCHMARKS.md, cost).
-    match Box::pin(
-        w.coord
-            .claim_cycle(user.as_str(), cycle.cycle_no, holder, w.config.lease_ttl),
-    )
-    .await
+    match w
+        .coord
+        .claim_cycle(user.as_str(), cycle.cycle_no, holder, w.config.lease_ttl)
+        .await
     {
         Ok(Claim::Claimed) => {}
-        Ok(_) => return Ok(()),
+        Ok(_) => return Ok(None),
         Err(err) => {
             // The scheduler emits it again once the claim deadline passes.
             tracing::warn!(user.id = %user, error = %err, "cannot claim a cycle");
-            return Ok(());
+            return Ok(None);
         }
     }
     let started = std::time::Instant::now();
     let lost = w.shutdown.child_token();
-    // Only a takeover abandons a send in flight; a shutdown lets it end and count.
     let taken_over = CancellationToken::new();
     let holds = Holds::new(
         w.coord.clone(),
@@ -84,35 +124,52 @@ pub(crate) async fn run(worker: &Worker, cycle: Cycle) -> Result<(), JobError> {
         lost.clone(),
         taken_over.clone(),
     );
-    // Renewed by the worker's one renewal task, with every other running cycle's holds, until
-    // this cycle ends: one timer and one batch of calls for all, not a loop per running bot.
     let Some(renewing) = w.renewer.register(holds.clone()) else {
         // Delivered twice (re-emitted while it waited in the queue), and this process's claim
         // succeeds each time: the run already going on is the one.
         tracing::debug!(user.id = %user, cycle = cycle.cycle_no, "cycle already running here");
-        return Ok(());
+        return Ok(None);
     };
-    let ending = execute(worker, &user, cycle.cycle_no, &holds, &lost, &taken_over).await;
-    drop(renewing);
-    let result = match ending {
-        Ending::Finished(next) => {
-            Box::pin(
-                w.coord
-                    .finish_cycle(user.as_str(), cycle.cycle_no, holder, next),
-            )
-            .await
-            .map(|_| ())
+    Ok(Some(Box::new(Claimed {
+        worker: worker.clone(),
+        user,
+        cycle_no: cycle.cycle_no,
+        started,
+        holds,
+        lost,
+        taken_over,
+        renewing,
+    })))
+}
+
+impl Claimed {
+    /// Stops the renewal and ends the claim as the cycle ended.
+    async fn end(self: Box<Self>, ending: Ending) {
+        let Claimed {
+            worker,
+            user,
+            cycle_no,
+            started,
+            renewing,
+            ..
+        } = *self;
+        drop(renewing);
+        let (w, holder) = (&worker.inner, &worker.inner.config.holder);
+        let result = match ending {
+            Ending::Finished(next) => w
+                .coord
+                .finish_cycle(user.as_str(), cycle_no, holder, next)
+                .await
+                .map(|_| ()),
+            Ending::Released => w.coord.release_cycle(user.as_str(), cycle_no, holder).await,
+            Ending::Lost => Ok(()),
+        };
+        if let Err(err) = result {
+            tracing::warn!(user.id = %user, error = %err, "cannot end the cycle; the scheduler will re-emit it");
         }
-        Ending::Released => {
-            Box::pin(w.coord.release_cycle(user.as_str(), cycle.cycle_no, holder)).await
-        }
-        Ending::Lost => Ok(()),
-    };
-    if let Err(err) = result {
-        tracing::warn!(user.id = %user, error = %err, "cannot end the cycle; the scheduler will re-emit it");
+        metrics::histogram!("herald_cycle_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
     }
-    metrics::histogram!("herald_cycle_duration_seconds").record(started.elapsed().as_secs_f64());
-    Ok(())
 }
 
 /// The operator's groups for the tenant's execution mode (empty when the file has none). An
@@ -137,44 +194,19 @@ struct Work {
     pause: std::time::Duration,
 }
 
-/// The cycle in three steps, so that what waits between posts is the session runs and the few
-/// words the end needs, not everything the preparation used: a waiting cycle's future is what
-/// every running bot holds (BENCHMARKS.md, cost).
-async fn execute(
-    worker: &Worker,
-    user: &UserId,
-    cycle_no: u64,
-    holds: &Arc<Holds>,
-    lost: &CancellationToken,
-    taken_over: &CancellationToken,
-) -> Ending {
-    let work = match Box::pin(prepare(worker, user, cycle_no, holds, lost, taken_over)).await {
-        Ok(work) => work,
-        Err(ending) => return ending,
-    };
-    let tally = run_sessions(work.ctx, work.jobs).await;
-    Box::pin(finish(
+/// Reads the tenant's record, plan and checkpoints and splits the groups among the sessions;
+/// the cycle's ending instead when there is nothing to post.
+async fn prepare(claimed: &Claimed) -> Result<Box<Work>, Ending> {
+    let Claimed {
         worker,
         user,
         cycle_no,
+        holds,
         lost,
-        &work.tickets,
-        work.pause,
-        tally,
-    ))
-    .await
-}
-
-/// Reads the tenant's record, plan and checkpoints and splits the groups among the sessions;
-/// the cycle's ending instead when there is nothing to post.
-async fn prepare(
-    worker: &Worker,
-    user: &UserId,
-    cycle_no: u64,
-    holds: &Arc<Holds>,
-    lost: &CancellationToken,
-    taken_over: &CancellationToken,
-) -> Result<Work, Ending> {
+        taken_over,
+        ..
+    } = claimed;
+    let cycle_no = *cycle_no;
     let w = &worker.inner;
     let Some(record) = w.store.user(user.as_str()) else {
         return Err(Ending::Finished(None));
@@ -238,36 +270,33 @@ async fn prepare(
         entries,
         groups,
     });
-    Ok(Work {
+    Ok(Box::new(Work {
         ctx,
         jobs,
         tickets,
         pause,
-    })
+    }))
 }
 
 /// Runs each session's share and adds up what they did. A lone session runs in this task
 /// rather than in one of its own: one task less per running bot (memory with 10,000 bots,
 /// BENCHMARKS.md). A panic is contained as a spawned run's would be.
-async fn run_sessions(ctx: Arc<SessionCtx>, mut jobs: Vec<SessionJob>) -> Tally {
+async fn run_sessions(ctx: &Arc<SessionCtx>, jobs: &mut Vec<SessionJob>) -> Tally {
     let mut tally = Tally::default();
-    if jobs.len() == 1
-        && let Some(job) = jobs.pop()
-    {
-        drop(jobs);
-        match std::panic::AssertUnwindSafe(ctx.run(job))
-            .catch_unwind()
-            .await
-        {
+    if jobs.len() == 1 {
+        let Some(job) = jobs.pop() else {
+            return tally;
+        };
+        let run = ctx.clone().run(job);
+        match std::panic::AssertUnwindSafe(run).catch_unwind().await {
             Ok(t) => tally.add(&t),
             Err(_) => tracing::error!(user.id = %ctx.user, "a session run panicked"),
         }
         return tally;
     }
     let mut runs = JoinSet::new();
-    for job in jobs {
-        let ctx = ctx.clone();
-        runs.spawn(async move { ctx.run(job).await });
+    for job in jobs.drain(..) {
+        runs.spawn(ctx.clone().run(job));
     }
     while let Some(run) = runs.join_next().await {
         match run {
@@ -283,14 +312,18 @@ async fn run_sessions(ctx: Arc<SessionCtx>, mut jobs: Vec<SessionJob>) -> Tally 
 /// After the session runs: the counters made durable (or left queued, said), the cycle logged,
 /// and how it ends.
 async fn finish(
-    worker: &Worker,
-    user: &UserId,
-    cycle_no: u64,
-    lost: &CancellationToken,
+    claimed: &Claimed,
     tickets: &Tickets,
     pause: std::time::Duration,
     tally: Tally,
 ) -> Ending {
+    let Claimed {
+        worker,
+        user,
+        cycle_no,
+        lost,
+        ..
+    } = claimed;
     let w = &worker.inner;
     if lost.is_cancelled() {
         return if w.shutdown.is_cancelled() {

@@ -12,7 +12,8 @@
 //! # Layout
 //! - [`command`]: start / stop.
 //! - `cycle`: one cycle from claim to finish, including resuming a dead worker's.
-//! - `session_run`: one session's posts within a cycle.
+//! - `session_steps`, `session_run`: one session's posts within a cycle (the steps' order; what
+//!   each step does).
 //! - [`plan`], [`outcome`]: pure decisions (groups, sessions, pacing; what an error means).
 //! - `delivery`: exactly one post and one count per group per cycle (checkpoint, random id,
 //!   send, count, resume), read top to bottom.
@@ -24,8 +25,10 @@ mod cycle;
 mod delivery;
 mod holds;
 pub mod outcome;
+mod pause;
 pub mod plan;
 mod session_run;
+mod session_steps;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,8 +133,11 @@ impl Worker {
     }
 
     /// Runs (or resumes) one cycle; a duplicate or stale job returns at once.
-    pub async fn run_cycle(&self, cycle: Cycle) -> Result<(), JobError> {
-        cycle::run(self, cycle).await
+    pub fn run_cycle(
+        &self,
+        cycle: Cycle,
+    ) -> impl Future<Output = Result<(), JobError>> + Send + use<> {
+        cycle::run(self.clone(), cycle)
     }
 
     /// Queue handlers for [`herald_jobs::Queue::consume`].
@@ -142,10 +148,8 @@ impl Worker {
                 let worker = a.clone();
                 async move { worker.handle_command(c).await }
             }),
-            handler(move |c: Cycle| {
-                let worker = b.clone();
-                async move { worker.run_cycle(c).await }
-            }),
+            // The cycle's own future, not one around it: each running bot holds it.
+            handler(move |c: Cycle| b.run_cycle(c)),
         )
     }
 }

@@ -18,12 +18,13 @@ use herald_telegram::{
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+use crate::Worker;
 use crate::cycle::Tickets;
 use crate::delivery::{Checkpoints, GroupEntry};
 use crate::holds::Holds;
 use crate::outcome::Decision;
+use crate::pause::Pause;
 use crate::plan::CycleGroups;
-use crate::{Worker, plan};
 
 /// What a cycle's session runs share.
 pub(crate) struct SessionCtx {
@@ -67,14 +68,14 @@ impl Tally {
 }
 
 /// A session run's connection, and how often it was replaced this cycle.
-struct Link {
+pub(crate) struct Link {
     /// `None` once closed after it broke, until the next one is made.
-    connection: Option<Box<dyn Connection>>,
-    reconnects: u32,
+    pub(crate) connection: Option<Box<dyn Connection>>,
+    pub(crate) reconnects: u32,
 }
 
 /// How a session run goes on after one group of its share.
-enum Flow {
+pub(crate) enum Flow {
     Next,
     /// Nothing more this cycle; the connection is still open.
     Stop,
@@ -92,36 +93,8 @@ enum Next {
 }
 
 impl SessionCtx {
-    pub(crate) async fn run(&self, job: SessionJob) -> Tally {
-        let mut tally = Tally::default();
-        // The holds are named again where they are needed rather than kept in this future: what
-        // it keeps, every running bot keeps while it waits for its next post.
-        if !Box::pin(self.take(&self.permit(&job))).await
-            || !Box::pin(self.take(&self.lease(&job))).await
-        {
-            Box::pin(self.holds.release(&self.permit(&job))).await;
-            tally.skipped = job.groups.len();
-            return tally;
-        }
-        metrics::gauge!("herald_active_sessions").increment(1.0);
-        let posted = self.post_all(&job, &mut tally).await;
-        metrics::gauge!("herald_active_sessions").decrement(1.0);
-        if let Err(why) = posted {
-            let masked = mask_session_name(&job.session);
-            tracing::warn!(user.id = %self.user, session = %masked, why, "session skipped this cycle");
-            self.log(
-                Level::Warning,
-                &format!("Session {masked} skipped this cycle: {why}"),
-            );
-        }
-        tally.skipped = job.groups.len() - tally.sent - tally.failed;
-        Box::pin(self.holds.release(&self.lease(&job))).await;
-        Box::pin(self.holds.release(&self.permit(&job))).await;
-        tally
-    }
-
     /// One of the tenant's permits, held by this worker for `job`'s session.
-    fn permit(&self, job: &SessionJob) -> Hold {
+    pub(crate) fn permit(&self, job: &SessionJob) -> Hold {
         Hold::Permit {
             key: format!("user:{}", self.user),
             holder: self.holder(job),
@@ -129,7 +102,7 @@ impl SessionCtx {
     }
 
     /// The session's exclusive lease, held by this worker.
-    fn lease(&self, job: &SessionJob) -> Hold {
+    pub(crate) fn lease(&self, job: &SessionJob) -> Hold {
         Hold::Lease {
             key: format!("session:{}", job.session),
             holder: self.holder(job),
@@ -142,7 +115,7 @@ impl SessionCtx {
     }
 
     /// Takes a permit or lease, waiting for it; false if the cycle was stopped meanwhile.
-    async fn take(&self, hold: &Hold) -> bool {
+    pub(crate) async fn take(&self, hold: &Hold) -> bool {
         let w = &self.worker.inner;
         let ttl = w.config.lease_ttl;
         loop {
@@ -166,54 +139,9 @@ impl SessionCtx {
         }
     }
 
-    async fn post_all(&self, job: &SessionJob, tally: &mut Tally) -> Result<(), String> {
-        let w = &self.worker.inner;
-        let paused = Box::pin(w.coord.session_paused_until(&job.session))
-            .await
-            .map_err(|e| format!("cannot read its flood-wait state: {e}"))?;
-        if let Some(until) = paused {
-            let wait = clock::until(until);
-            if wait > w.config.policy.max_wait_in_cycle {
-                return Err(format!("flood wait until {}", until.format("%H:%M:%S")));
-            }
-            if !self.sleep(wait).await {
-                return Ok(());
-            }
-        }
-        let interval = plan::post_interval(
-            &self.record,
-            job.groups.len(),
-            w.config.min_delay_between_posts,
-        );
-        let mut link = Link {
-            connection: Some(Box::pin(self.connect(job)).await?),
-            reconnects: 0,
-        };
-        for (i, &group) in job.groups.iter().enumerate() {
-            if i > 0 && !self.sleep(interval).await {
-                break;
-            }
-            if self.lost.is_cancelled() {
-                break;
-            }
-            // Boxed: what posting a group needs exists only while it is posted. Between posts
-            // a running bot keeps this loop's few words and its connection, nothing more
-            // (BENCHMARKS.md, cost).
-            match Box::pin(self.post_to(job, group, &mut link, tally)).await {
-                Flow::Next => {}
-                Flow::Stop => break,
-                Flow::End(outcome) => return outcome,
-            }
-        }
-        if let Some(connection) = link.connection {
-            Box::pin(self.close(job, connection)).await;
-        }
-        Ok(())
-    }
-
     /// One group of the session's share: its target, its entry, its attempts, and a new
     /// connection when the one it had broke.
-    async fn post_to(
+    pub(crate) async fn post_to(
         &self,
         job: &SessionJob,
         position: u32,
@@ -280,7 +208,7 @@ impl SessionCtx {
 
     /// Keeps the chats the connection resolved with the session (so the next connection, on
     /// any worker, resolves them no more), then disconnects.
-    async fn close(&self, job: &SessionJob, connection: Box<dyn Connection>) {
+    pub(crate) async fn close(&self, job: &SessionJob, connection: Box<dyn Connection>) {
         let learned = connection.learned();
         connection.disconnect().await;
         if learned.is_empty() {
@@ -301,7 +229,7 @@ impl SessionCtx {
         }
     }
 
-    async fn connect(&self, job: &SessionJob) -> Result<Box<dyn Connection>, String> {
+    pub(crate) async fn connect(&self, job: &SessionJob) -> Result<Box<dyn Connection>, String> {
         let w = &self.worker.inner;
         let path = w
             .pool
@@ -562,22 +490,14 @@ impl SessionCtx {
         }
     }
 
-    fn log(&self, level: Level, message: &str) {
+    pub(crate) fn log(&self, level: Level, message: &str) {
         self.worker.inner.store.log(&self.user, level, message);
     }
 
-    /// Sleeps (to the next tick at least `d` away) unless the cycle is stopped first; false
-    /// when stopped. A zero wait only yields: rounded to a tick it would cost a tenant without
-    /// delays a second a post.
-    async fn sleep(&self, d: Duration) -> bool {
-        if d.is_zero() {
-            tokio::task::yield_now().await;
-            return !self.lost.is_cancelled();
-        }
-        tokio::select! {
-            _ = self.lost.cancelled() => false,
-            () = tokio::time::sleep_until(clock::tick_after(d)) => true,
-        }
+    /// Sleeps (to the next tick at least `d` away; a zero wait only yields) unless the cycle is
+    /// stopped first; false when stopped.
+    pub(crate) fn sleep(&self, d: Duration) -> Pause<'_> {
+        Pause::new(&self.lost, d)
     }
 }
 

@@ -1,0 +1,175 @@
+//! One session's run through a cycle, in steps: begin (take the tenant's permit and the
+//! session's lease, wait out a flood wait still running, connect), post the next group, and end
+//! (disconnect, say why it stopped early, give the holds back). Between two posts a session run
+//! is only a boxed [`SessionRun`] and the wait for the next one; what each step needs exists
+//! while it runs. A running bot spends nearly all its time in that wait, so this shape is what
+//! each running bot costs (BENCHMARKS.md, cost). What a step does lives in `session_run`;
+//! this module owns only the order of the steps and must not decide anything about a post.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_data::{Level, mask_session_name};
+
+use crate::plan;
+use crate::session_run::{Flow, Link, SessionCtx, SessionJob, Tally};
+
+/// A session run between its posts.
+pub(crate) struct SessionRun {
+    ctx: Arc<SessionCtx>,
+    job: SessionJob,
+    link: Link,
+    tally: Tally,
+    /// The pause between two of its posts.
+    interval: Duration,
+    /// The next group's index in `job.groups`.
+    next: usize,
+    /// Why it stopped before its share was done, when it did.
+    stopped: Result<(), String>,
+}
+
+/// How a session run's beginning went.
+enum Begun {
+    /// Connected: it posts.
+    Posting,
+    /// It holds its permit and lease but posts nothing (stopped, or it could not connect).
+    Ending,
+    /// It got no permit or lease before the cycle stopped: nothing to give back.
+    NotHeld,
+}
+
+impl SessionCtx {
+    /// One session's share of the cycle, posted `interval` apart. The share goes into its box
+    /// before the first await, so the future holds a pointer and the pause, nothing more.
+    pub(crate) fn run(self: Arc<Self>, job: SessionJob) -> impl Future<Output = Tally> + Send {
+        Box::new(SessionRun {
+            ctx: self,
+            job,
+            link: Link {
+                connection: None,
+                reconnects: 0,
+            },
+            tally: Tally::default(),
+            interval: Duration::ZERO,
+            next: 0,
+            stopped: Ok(()),
+        })
+        .drive()
+    }
+}
+
+impl SessionRun {
+    async fn drive(mut self: Box<Self>) -> Tally {
+        match Box::pin(self.begin()).await {
+            Begun::Posting => {}
+            Begun::Ending => return Box::pin(self.end()).await,
+            Begun::NotHeld => {
+                self.tally.skipped = self.job.groups.len();
+                return self.tally;
+            }
+        }
+        while let Some(pause) = Box::pin(self.post_next()).await {
+            if !self.ctx.sleep(pause).await {
+                break;
+            }
+        }
+        Box::pin(self.end()).await
+    }
+
+    /// Takes the holds, waits out a running flood wait and connects.
+    async fn begin(&mut self) -> Begun {
+        let (ctx, job) = (&self.ctx, &self.job);
+        if !ctx.take(&ctx.permit(job)).await || !ctx.take(&ctx.lease(job)).await {
+            ctx.holds.release(&ctx.permit(job)).await;
+            return Begun::NotHeld;
+        }
+        metrics::gauge!("herald_active_sessions").increment(1.0);
+        match self.open().await {
+            Ok(true) => Begun::Posting,
+            Ok(false) => Begun::Ending,
+            Err(why) => {
+                self.stopped = Err(why);
+                Begun::Ending
+            }
+        }
+    }
+
+    /// Waits out the session's flood wait, if short enough, and connects; false when the cycle
+    /// stopped meanwhile.
+    async fn open(&mut self) -> Result<bool, String> {
+        let (ctx, job) = (&self.ctx, &self.job);
+        let w = &ctx.worker.inner;
+        let paused = w
+            .coord
+            .session_paused_until(&job.session)
+            .await
+            .map_err(|e| format!("cannot read its flood-wait state: {e}"))?;
+        if let Some(until) = paused {
+            let wait = herald_jobs::clock::until(until);
+            if wait > w.config.policy.max_wait_in_cycle {
+                return Err(format!("flood wait until {}", until.format("%H:%M:%S")));
+            }
+            if !ctx.sleep(wait).await {
+                return Ok(false);
+            }
+        }
+        self.interval = plan::post_interval(
+            &ctx.record,
+            job.groups.len(),
+            w.config.min_delay_between_posts,
+        );
+        self.link.connection = Some(ctx.connect(job).await?);
+        Ok(true)
+    }
+
+    /// Posts the next group of the share; the pause before the one after, or `None` when the
+    /// run posts nothing more this cycle.
+    async fn post_next(&mut self) -> Option<Duration> {
+        let &group = self.job.groups.get(self.next)?;
+        if self.ctx.lost.is_cancelled() {
+            return None;
+        }
+        self.next += 1;
+        let flow = self
+            .ctx
+            .post_to(&self.job, group, &mut self.link, &mut self.tally)
+            .await;
+        match flow {
+            Flow::Next => (self.next < self.job.groups.len()).then_some(self.interval),
+            Flow::Stop => None,
+            Flow::End(stopped) => {
+                self.stopped = stopped;
+                None
+            }
+        }
+    }
+
+    /// Disconnects, says why the run stopped early if it did, and gives back the session's
+    /// lease and the tenant's permit.
+    async fn end(mut self: Box<Self>) -> Tally {
+        let SessionRun {
+            ctx,
+            job,
+            link,
+            tally,
+            stopped,
+            ..
+        } = &mut *self;
+        if let Some(connection) = link.connection.take() {
+            ctx.close(job, connection).await;
+        }
+        metrics::gauge!("herald_active_sessions").decrement(1.0);
+        if let Err(why) = stopped {
+            let masked = mask_session_name(&job.session);
+            tracing::warn!(user.id = %ctx.user, session = %masked, why, "session skipped this cycle");
+            ctx.log(
+                Level::Warning,
+                &format!("Session {masked} skipped this cycle: {why}"),
+            );
+        }
+        tally.skipped = job.groups.len() - tally.sent - tally.failed;
+        ctx.holds.release(&ctx.lease(job)).await;
+        ctx.holds.release(&ctx.permit(job)).await;
+        *tally
+    }
+}
