@@ -43,10 +43,10 @@ struct Cost {
     start_peak: u64,
     steady_peak: u64,
     steady_mean: u64,
-    /// The allocator's own figures when idle: (allocated, resident).
-    idle_heap: Option<(u64, u64)>,
-    /// The allocator's own figures at the steady peak of allocated bytes: (allocated, resident).
-    heap: Option<(u64, u64)>,
+    /// The allocator's own figures when idle.
+    idle_heap: Option<Heap>,
+    /// The allocator's own figures at the steady peak of allocated bytes.
+    heap: Option<Heap>,
     cpu_per_minute: f64,
     posts_per_minute: f64,
     fds: usize,
@@ -91,8 +91,8 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
             "idle",
             "peak while starting",
             "steady peak (mean)",
-            "heap idle: allocated / resident",
-            "heap steady: allocated / resident",
+            "heap idle: allocated / active / resident",
+            "heap steady: allocated / active / resident",
             "per bot (steady peak - idle)",
             "CPU s/min (per bot)",
             "posts/min",
@@ -103,9 +103,14 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
     line(&threads.join("\n"))
 }
 
-fn heap(figures: Option<(u64, u64)>) -> String {
-    figures.map_or("-".to_owned(), |(a, r)| {
-        format!("{} / {}", bytes(a), bytes(r))
+fn heap(figures: Option<Heap>) -> String {
+    figures.map_or("-".to_owned(), |h| {
+        format!(
+            "{} / {} / {}",
+            bytes(h.allocated),
+            bytes(h.active),
+            bytes(h.resident)
+        )
     })
 }
 
@@ -181,7 +186,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
     let threads_before = cpu_ticks_by_thread(server.pid())?;
     let watch = Instant::now();
     let (mut peak, mut sum, mut samples) = (0u64, 0u64, 0u64);
-    let mut heap: Option<(u64, u64)> = None;
+    let mut heap: Option<Heap> = None;
     let metrics_url = format!("{}/metrics", server.url);
     while watch.elapsed() < Duration::from_secs(args.seconds) {
         let rss = server.rss_bytes();
@@ -190,7 +195,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
         samples += 1;
         if samples % 4 == 0
             && let Some(now) = runtime.block_on(allocator_figures(&metrics_url))
-            && heap.is_none_or(|h| h.0 < now.0)
+            && heap.is_none_or(|h| h.allocated < now.allocated)
         {
             heap = Some(now);
         }
@@ -271,18 +276,26 @@ impl Drop for TestDcProcess {
     }
 }
 
-/// The allocator's allocated and resident bytes, as the server's `/metrics` reports them.
-async fn allocator_figures(url: &str) -> Option<(u64, u64)> {
+/// The allocator's figures, as the server's `/metrics` reports them.
+#[derive(Debug, Clone, Copy)]
+struct Heap {
+    allocated: u64,
+    active: u64,
+    resident: u64,
+}
+
+async fn allocator_figures(url: &str) -> Option<Heap> {
     let text = reqwest::get(url).await.ok()?.text().await.ok()?;
     let gauge = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
             .map(|v| v as u64)
     };
-    Some((
-        gauge("herald_allocator_allocated_bytes ")?,
-        gauge("herald_allocator_resident_bytes ")?,
-    ))
+    Some(Heap {
+        allocated: gauge("herald_allocator_allocated_bytes ")?,
+        active: gauge("herald_allocator_active_bytes ")?,
+        resident: gauge("herald_allocator_resident_bytes ")?,
+    })
 }
 
 /// Every tenant's `total_posts` in stats.json, summed.

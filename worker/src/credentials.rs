@@ -23,13 +23,16 @@ pub(crate) struct SessionFile {
     pub(crate) entities: Arc<Vec<Entity>>,
 }
 
+/// Each file's reading behind an `Arc`: a map slot holds a pointer rather than an
+/// authorization key (256 bytes) and its address, and a hit is a count bumped, not a copy
+/// (10,000 running sessions, BENCHMARKS.md, cost).
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
-    entries: Mutex<HashMap<PathBuf, (Stamp, SessionFile)>>,
+    entries: Mutex<HashMap<PathBuf, (Stamp, Arc<SessionFile>)>>,
 }
 
 impl CredentialCache {
-    pub(crate) async fn read(&self, path: &Path) -> Result<SessionFile, SessionFileError> {
+    pub(crate) async fn read(&self, path: &Path) -> Result<Arc<SessionFile>, SessionFileError> {
         let stamp = stamp(path)?;
         if let Some((seen, file)) = self.entries().get(path)
             && *seen == stamp
@@ -40,10 +43,10 @@ impl CredentialCache {
         let read = tokio::task::spawn_blocking(move || {
             let credentials = read_telethon(&owned)?;
             let entities = read_entities(&owned)?;
-            Ok::<_, SessionFileError>(SessionFile {
+            Ok::<_, SessionFileError>(Arc::new(SessionFile {
                 credentials,
                 entities: Arc::new(entities),
-            })
+            }))
         })
         .await
         .map_err(|e| SessionFileError::Io(std::io::Error::other(e)))??;
@@ -67,7 +70,7 @@ impl CredentialCache {
             .map_err(|e| SessionFileError::Io(std::io::Error::other(e)))?
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Stamp, SessionFile)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Stamp, Arc<SessionFile>)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

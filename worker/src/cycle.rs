@@ -284,7 +284,9 @@ async fn prepare(claimed: &Claimed) -> Result<Box<Work>, Ending> {
 async fn run_sessions(ctx: &Arc<SessionCtx>, jobs: &mut Vec<SessionJob>) -> Tally {
     let mut tally = Tally::default();
     if jobs.len() == 1 {
-        let Some(job) = jobs.pop() else {
+        // The job moves into its run, and the list's buffer goes now rather than when the
+        // cycle ends.
+        let Some(job) = std::mem::take(jobs).pop() else {
             return tally;
         };
         let run = ctx.clone().run(job);

@@ -48,7 +48,9 @@ impl Holds {
                 cycle_no,
                 holder: holder.to_owned(),
             },
-            extra: Mutex::new(Vec::new()),
+            // A session's permit and lease: most cycles run one session, and an empty vector's
+            // first push would make room for four (BENCHMARKS.md, cost).
+            extra: Mutex::new(Vec::with_capacity(2)),
             lost,
             taken_over,
         })

@@ -147,7 +147,9 @@ async fn pump<T: Clone + Send + Sync + 'static>(
             let retry = run_job(&handler, &envelope, max_attempts, kind).await;
             drop(permit);
             if let Some(after) = retry {
-                tokio::time::sleep(after).await;
+                // Boxed: the task lives as long as its job runs (a cycle: minutes), and a sleep
+                // kept in it would size it for every running bot.
+                Box::pin(tokio::time::sleep(after)).await;
                 let again = Envelope {
                     attempt: envelope.attempt + 1,
                     job: envelope.job,

@@ -277,19 +277,24 @@ impl RedisQueue {
             tracker.spawn(async move {
                 let retry = run_job(&handler, &envelope, max_attempts, kind).await;
                 drop(permit);
-                if let Some(after) = retry {
-                    tokio::time::sleep(after).await;
-                    let again = Envelope {
-                        attempt: envelope.attempt + 1,
-                        job: envelope.job,
-                    };
-                    if let Err(err) = queue.push(&key, &[again]).await {
-                        tracing::error!(kind, error = %err, "cannot requeue a job for retry");
+                // Boxed: the task lives as long as its job runs (a cycle: minutes), and these
+                // Redis calls' futures would otherwise size it for every running bot.
+                Box::pin(async move {
+                    if let Some(after) = retry {
+                        tokio::time::sleep(after).await;
+                        let again = Envelope {
+                            attempt: envelope.attempt + 1,
+                            job: envelope.job,
+                        };
+                        if let Err(err) = queue.push(&key, &[again]).await {
+                            tracing::error!(kind, error = %err, "cannot requeue a job for retry");
+                        }
                     }
-                }
-                if ack_after {
-                    queue.ack(&key, &[entry.id]).await;
-                }
+                    if ack_after {
+                        queue.ack(&key, &[entry.id]).await;
+                    }
+                })
+                .await;
             });
         }
         if !ack_now.is_empty() {
