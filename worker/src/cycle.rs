@@ -396,11 +396,13 @@ fn session_jobs(
     plan::spread(&group_names, &names)
         .into_iter()
         .filter_map(|(session, share)| {
-            let share: Vec<u32> = share
+            let mut share: Vec<u32> = share
                 .iter()
                 .filter(|g| !entries.get(*g).is_some_and(|e| e.done))
                 .filter_map(|g| position.get(g.as_str()).copied())
                 .collect();
+            // Kept until the session's run ends: no spare room from the collect's growth.
+            share.shrink_to_fit();
             let pair = pairs.get(&session).copied().unwrap_or_default();
             (!share.is_empty()).then_some(SessionJob {
                 session,

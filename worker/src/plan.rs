@@ -112,12 +112,14 @@ pub fn groups_for(user: &Arc<User>, plan_groups: &Arc<Vec<String>>) -> CycleGrou
         (GroupSource::Plan(plan_groups.clone()), &**plan_groups)
     };
     let mut seen = HashSet::new();
-    let picked = list
+    let mut picked: Vec<u32> = list
         .iter()
         .enumerate()
         .filter(|(_, g)| !user.is_blocked(g) && seen.insert(g.as_str()))
         .map(|(i, _)| i as u32)
         .collect();
+    // Kept for the whole cycle by every running bot: no spare room from the collect's growth.
+    picked.shrink_to_fit();
     CycleGroups { source, picked }
 }
 

@@ -482,6 +482,8 @@ impl Memory {
             None => {
                 let mut entries = Checkpoint::default();
                 entries.put(key, value);
+                // Normally the user's only cycle: room for one, where a first push makes four.
+                cycles.reserve_exact(1);
                 cycles.push((cycle_no, entries));
             }
         }
