@@ -4,7 +4,6 @@
 //! the end the counters are made durable before the cycle is finished and the next one scheduled
 //! (`end + delay_between_cycles`), or the bot is `stopped` if a stop came meanwhile.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -16,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::Checkpoints;
 use crate::holds::{Holds, Renewing};
-use crate::plan::CycleGroups;
 use crate::session_run::{SessionCtx, SessionJob, Tally};
 use crate::{Worker, plan};
 
@@ -237,7 +235,7 @@ async fn prepare(claimed: &Claimed) -> Result<Box<Work>, Ending> {
         Ok(work) => work,
         Err(why) => return Err(skipped(&why)),
     };
-    let sessions = usable_sessions(&record);
+    let sessions = plan::usable_sessions(&record, clock::now());
     if sessions.is_empty() {
         return Err(skipped(&"no usable session (all parked or banned)"));
     }
@@ -255,7 +253,7 @@ async fn prepare(claimed: &Claimed) -> Result<Box<Work>, Ending> {
     };
     // The groups' names stay in the record or the plan file the cycle shares; its jobs name
     // them by position.
-    let jobs = session_jobs(&groups, sessions, &entries);
+    let jobs = plan::session_jobs(&groups, sessions, &entries);
     let tickets = Arc::new(Tickets::default());
     let ctx = Arc::new(SessionCtx {
         worker: worker.clone(),
@@ -360,57 +358,6 @@ async fn finish(
         Some(BotStatus::Stopping) => stopped_now(worker, user).await,
         _ => Ending::Finished(None),
     }
-}
-
-/// The tenant's sessions not parked now, each with its API pair.
-fn usable_sessions(record: &herald_data::User) -> Vec<(String, u32)> {
-    let now = clock::now();
-    record
-        .assigned_sessions
-        .iter()
-        .cloned()
-        .zip(record.api_pairs.iter().copied())
-        .filter(|(s, _)| {
-            record
-                .parked_sessions
-                .get(s)
-                .is_none_or(|until| *until <= now)
-        })
-        .collect()
-}
-
-/// Each session's share of the groups, without those a resumed cycle already posted.
-fn session_jobs(
-    groups: &CycleGroups,
-    sessions: Vec<(String, u32)>,
-    entries: &HashMap<String, crate::delivery::GroupEntry>,
-) -> Vec<SessionJob> {
-    let names: Vec<String> = sessions.iter().map(|(s, _)| s.clone()).collect();
-    let pairs: HashMap<String, u32> = sessions.into_iter().collect();
-    let position: HashMap<&str, u32> = groups
-        .positions()
-        .iter()
-        .map(|&p| (groups.name(p), p))
-        .collect();
-    let group_names: Vec<String> = groups.names().map(str::to_owned).collect();
-    plan::spread(&group_names, &names)
-        .into_iter()
-        .filter_map(|(session, share)| {
-            let mut share: Vec<u32> = share
-                .iter()
-                .filter(|g| !entries.get(*g).is_some_and(|e| e.done))
-                .filter_map(|g| position.get(g.as_str()).copied())
-                .collect();
-            // Kept until the session's run ends: no spare room from the collect's growth.
-            share.shrink_to_fit();
-            let pair = pairs.get(&session).copied().unwrap_or_default();
-            (!share.is_empty()).then_some(SessionJob {
-                session,
-                pair,
-                groups: share,
-            })
-        })
-        .collect()
 }
 
 /// A stop came while the cycle ran (or before it started): the bot is now stopped.

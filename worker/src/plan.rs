@@ -10,12 +10,16 @@
 //! session, and the same session as last cycle wherever the sessions did not change (rendezvous
 //! hashing with bounded load: a group goes to its highest-scoring session with room).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use herald_data::{ExecutionMode, User};
 use herald_telegram::Post;
+
+use crate::delivery::GroupEntry;
+use crate::session_run::SessionJob;
 
 /// Why a tenant's bot has nothing to do; the sentence is what the tenant reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +168,56 @@ pub fn post_interval(user: &User, posts_of_session: usize, floor_secs: u64) -> D
 /// Time from a cycle's end to the next one's start.
 pub fn cycle_pause(user: &User, floor_secs: u64) -> Duration {
     Duration::from_secs(user.delay_between_cycles.max(floor_secs))
+}
+
+/// The tenant's sessions not parked at `now`, each with its API pair.
+pub(crate) fn usable_sessions(record: &User, now: DateTime<Utc>) -> Vec<(String, u32)> {
+    record
+        .assigned_sessions
+        .iter()
+        .cloned()
+        .zip(record.api_pairs.iter().copied())
+        .filter(|(s, _)| {
+            record
+                .parked_sessions
+                .get(s)
+                .is_none_or(|until| *until <= now)
+        })
+        .collect()
+}
+
+/// Each session's share of the groups, without those a resumed cycle already posted.
+pub(crate) fn session_jobs(
+    groups: &CycleGroups,
+    sessions: Vec<(String, u32)>,
+    entries: &HashMap<String, GroupEntry>,
+) -> Vec<SessionJob> {
+    let names: Vec<String> = sessions.iter().map(|(s, _)| s.clone()).collect();
+    let pairs: HashMap<String, u32> = sessions.into_iter().collect();
+    let position: HashMap<&str, u32> = groups
+        .positions()
+        .iter()
+        .map(|&p| (groups.name(p), p))
+        .collect();
+    let group_names: Vec<String> = groups.names().map(str::to_owned).collect();
+    spread(&group_names, &names)
+        .into_iter()
+        .filter_map(|(session, share)| {
+            let mut share: Vec<u32> = share
+                .iter()
+                .filter(|g| !entries.get(*g).is_some_and(|e| e.done))
+                .filter_map(|g| position.get(g.as_str()).copied())
+                .collect();
+            // Kept until the session's run ends: no spare room from the collect's growth.
+            share.shrink_to_fit();
+            let pair = pairs.get(&session).copied().unwrap_or_default();
+            (!share.is_empty()).then_some(SessionJob {
+                session,
+                pair,
+                groups: share,
+            })
+        })
+        .collect()
 }
 
 /// FNV-1a over `group \0 session`: stable across processes and releases, which a std hasher is

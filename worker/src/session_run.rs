@@ -1,6 +1,6 @@
-//! One session's part of a cycle: take a per-user permit and the session's exclusive lease, wait
-//! out a flood wait still running, connect, post to each of its groups `delay` apart, act on each
-//! outcome, disconnect, give everything back. A connection that breaks is replaced (a bounded
+//! What one session does within a cycle, step by step (`session_steps` owns the steps' order):
+//! take a per-user permit and the session's exclusive lease, connect, post to one group of its
+//! share and act on the outcome, disconnect. A connection that breaks is replaced (a bounded
 //! number of times, with backoff) and the remaining groups go out on the new one. Each attempt
 //! goes through `delivery` (checkpoint before send, one random id per group, one count); an
 //! error on a step that guards a promise (a checkpoint, a flood-wait pause) stops the session

@@ -15,7 +15,7 @@ use crate::plan;
 use crate::session_run::{Flow, Link, SessionCtx, SessionJob, Tally};
 
 /// A session run between its posts.
-pub(crate) struct SessionRun {
+struct SessionRun {
     ctx: Arc<SessionCtx>,
     job: SessionJob,
     link: Link,
@@ -34,7 +34,8 @@ enum Begun {
     Posting,
     /// It holds its permit and lease but posts nothing (stopped, or it could not connect).
     Ending,
-    /// It got no permit or lease before the cycle stopped: nothing to give back.
+    /// The cycle stopped before it had both its permit and its lease (a permit it took is
+    /// given back already).
     NotHeld,
 }
 
@@ -59,6 +60,7 @@ impl SessionCtx {
 }
 
 impl SessionRun {
+    /// The steps in order; between two posts this future holds the box and the pause.
     async fn drive(mut self: Box<Self>) -> Tally {
         match Box::pin(self.begin()).await {
             Begun::Posting => {}
