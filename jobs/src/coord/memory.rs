@@ -527,19 +527,28 @@ impl Memory {
             .filter(|until| *until > now))
     }
 
+    /// Hands the reply to its waiter, or keeps it for `reply_ttl` when none takes it. A reply
+    /// its waiter took is not kept: that waiter reads its channel before the stored copy
+    /// ([`super::ReplyWaiter::wait`]), and no one else asks for it. Ten thousand starts would
+    /// otherwise keep ten thousand replies a minute (BENCHMARKS.md, cost).
     pub(super) async fn reply(&self, reply: &CommandReply) -> Result<(), JobsError> {
         let mut state = self.state();
+        let reply = match state.waiters.remove(&reply.request_id) {
+            Some(waiter) => match waiter.send(reply.clone()) {
+                Ok(()) => return Ok(()),
+                // The waiter is gone: keep it as for one that never came.
+                Err(reply) => reply,
+            },
+            None => reply.clone(),
+        };
         let expires = after(self.config.reply_ttl);
         state.drop_expired_replies(clock::now());
         state
-            .replies
-            .insert(reply.request_id.clone(), (reply.clone(), expires));
-        state
             .reply_expiries
             .push_back((expires, reply.request_id.clone()));
-        if let Some(waiter) = state.waiters.remove(&reply.request_id) {
-            let _ = waiter.send(reply.clone());
-        }
+        state
+            .replies
+            .insert(reply.request_id.clone(), (reply, expires));
         Ok(())
     }
 
@@ -567,3 +576,7 @@ impl Memory {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "memory_tests.rs"]
+mod tests;

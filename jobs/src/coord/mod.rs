@@ -443,14 +443,20 @@ impl ReplyWaiter {
         let ReplyWaiter {
             coord,
             request_id,
-            rx,
+            mut rx,
         } = self;
-        let outcome = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(reply)) => Some(reply),
-            // A notification can be lost (a reconnect in between): the stored copy settles it.
-            _ => coord.stored_reply(&request_id).await?,
-        };
+        if let Ok(Ok(reply)) = tokio::time::timeout(timeout, &mut rx).await {
+            coord.forget_waiter(&request_id);
+            return Ok(Some(reply));
+        }
+        // In this order: once the waiter is forgotten a reply is stored, not sent, so one sent
+        // before is in the channel and one sent after is in the store (the in-memory backend
+        // keeps a reply only when no waiter took it).
         coord.forget_waiter(&request_id);
-        Ok(outcome)
+        if let Ok(reply) = rx.try_recv() {
+            return Ok(Some(reply));
+        }
+        // A notification can be lost (a reconnect in between): the stored copy settles it.
+        coord.stored_reply(&request_id).await
     }
 }
