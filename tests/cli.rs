@@ -285,3 +285,51 @@ fn a_benchmark_creates_the_directory_it_is_given() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(missing.is_dir());
 }
+
+#[test]
+fn the_demo_serves_on_when_nobody_reads_its_banner() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["all", "--demo"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HERALD_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // `herald all --demo | true`: the banner's reader is gone before the first line.
+    drop(demo.stdout.take());
+    let healthy = || {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let mut answer = String::new();
+        stream
+            .write_all(b"GET /health HTTP/1.0\r\n\r\n")
+            .and_then(|()| stream.read_to_string(&mut answer))
+            .is_ok()
+            && answer.starts_with("HTTP/1.0 200")
+    };
+    let started = std::time::Instant::now();
+    while !healthy() {
+        assert!(
+            demo.try_wait().unwrap().is_none(),
+            "the demo exited before serving"
+        );
+        assert!(started.elapsed().as_secs() < 60, "the demo never served");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The banner is written once serving began; a write to the closed pipe fails at once.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let exited = demo.try_wait().unwrap();
+    let _ = demo.kill();
+    let _ = demo.wait();
+    assert!(exited.is_none(), "the demo stopped: {exited:?}");
+}

@@ -49,8 +49,17 @@ pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::R
     let listener = api::bind(&config).await?;
     let address = listener.local_addr()?;
     let running = crate::startup::start(&config, listener, engine::shutdown_on_signal()?).await?;
-    if args.demo {
-        print_demo(&config, address)?;
+    if args.demo
+        && let Err(err) = print_demo(&config, address)
+    {
+        match err.downcast_ref::<std::io::Error>() {
+            // Whoever read the banner went away (`| head`, a script that took its token): the
+            // demo is running and serves on.
+            Some(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+                tracing::warn!(error = %io, "the demo's banner was not read to its end; serving on");
+            }
+            _ => return Err(err),
+        }
     }
     running.stopped().await;
     let stopped = running.stop().await;
