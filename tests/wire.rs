@@ -553,12 +553,9 @@ async fn the_health_check_never_connects_a_session_a_bot_is_using() {
     judge(&p.d, &["health".into()]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_demo_posts_through_grammers_and_its_test_dc_within_seconds() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    use std::io::{BufRead, BufReader};
-    let port = support::free_port();
-    let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+/// `herald all --demo` on `port`, its banner on a pipe, its log nowhere.
+fn spawn_demo(port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(["all", "--demo"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -567,7 +564,15 @@ async fn the_demo_posts_through_grammers_and_its_test_dc_within_seconds() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_posts_through_grammers_and_its_test_dc_within_seconds() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    use std::io::{BufRead, BufReader};
+    let port = support::free_port();
+    let mut demo = spawn_demo(port);
     let stdout = demo.stdout.take().unwrap();
     let (banner, token) = tokio::task::spawn_blocking(move || {
         let mut banner = String::new();
@@ -631,4 +636,40 @@ async fn the_demo_posts_through_grammers_and_its_test_dc_within_seconds() {
         status.success(),
         "the demo exited with {status} after Ctrl-C"
     );
+}
+
+#[test]
+fn the_demo_serves_on_when_nobody_reads_its_banner() {
+    let _turn = ONE_AT_A_TIME.blocking_lock();
+    let port = support::free_port();
+    let mut demo = spawn_demo(port);
+    // `herald all --demo | true`: the banner's reader is gone before the first line.
+    drop(demo.stdout.take());
+    let healthy = || {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let mut answer = String::new();
+        stream
+            .write_all(b"GET /health HTTP/1.0\r\n\r\n")
+            .and_then(|()| stream.read_to_string(&mut answer))
+            .is_ok()
+            && answer.starts_with("HTTP/1.0 200")
+    };
+    let started = std::time::Instant::now();
+    while !healthy() {
+        assert!(
+            demo.try_wait().unwrap().is_none(),
+            "the demo exited before serving"
+        );
+        assert!(started.elapsed().as_secs() < 60, "the demo never served");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The banner is written once serving began; a write to the closed pipe fails at once.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let exited = demo.try_wait().unwrap();
+    let _ = demo.kill();
+    let _ = demo.wait();
+    assert!(exited.is_none(), "the demo stopped: {exited:?}");
 }

@@ -67,6 +67,24 @@ impl<T: Serialize> Encoder<T> for Pretty {
     }
 }
 
+/// A record's key at a nesting depth of two, `    "<id>": `, as serde pretty-prints it.
+pub(crate) fn nested_key(out: &mut Vec<u8>, id: &str) -> serde_json::Result<()> {
+    out.extend_from_slice(b"    ");
+    if id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        // Nothing in it to escape (the frontend's tenant ids, numbers, are such words).
+        out.push(b'"');
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, id)?;
+    }
+    out.extend_from_slice(b": ");
+    Ok(())
+}
+
 /// `value` as serde pretty-prints it, each line after the first indented four spaces more: a
 /// record at a nesting depth of two, for the encoders that write a document's records
 /// themselves. JSON strings cannot hold a raw newline, so every newline is formatting.

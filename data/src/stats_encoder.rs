@@ -53,19 +53,7 @@ impl crate::doc_file::Encoder<StatsDoc> for StatsEncoder {
 
 /// One record's entry at a nesting depth of two: `    "<id>": {...}`.
 fn entry(out: &mut Vec<u8>, id: &str, stats: &UserStats) -> serde_json::Result<()> {
-    out.extend_from_slice(b"    ");
-    if id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        // Nothing in it to escape (the frontend's tenant ids, numbers, are such words).
-        out.push(b'"');
-        out.extend_from_slice(id.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(&mut *out, id)?;
-    }
-    out.extend_from_slice(b": ");
+    crate::doc_file::nested_key(out, id)?;
     if !stats.extra.is_empty() {
         return crate::doc_file::nested_pretty(out, stats);
     }

@@ -183,9 +183,7 @@ impl UsersEncoder {
 /// One record's entry at a nesting depth of two: `    "<id>": {...}` with the record's lines
 /// indented four spaces more than standalone.
 fn entry(out: &mut Vec<u8>, id: &str, user: &User) -> serde_json::Result<()> {
-    out.extend_from_slice(b"    ");
-    serde_json::to_writer(&mut *out, id)?;
-    out.extend_from_slice(b": ");
+    crate::doc_file::nested_key(out, id)?;
     crate::doc_file::nested_pretty(out, user)
 }
 

@@ -1,6 +1,6 @@
 //! A session's pause: until a time comes, or until its cycle stops. Every running bot spends
 //! nearly all its life in one between two posts, so it is a plain future of the two things it
-//! waits for (184 bytes) rather than an `async fn` around `select!` (264 bytes with its own
+//! waits for (192 bytes) rather than an `async fn` around `select!` (264 bytes with its own
 //! state), measured with `-Zprint-type-sizes` (BENCHMARKS.md, cost). It never decides how long
 //! to wait; its callers do.
 
