@@ -475,7 +475,7 @@ async fn holds_renew_together_and_each_says_if_it_was_kept(c: Coordination) {
     );
     assert!(c.permit_acquire("user:u1", "w1/a", 1, ttl).await.unwrap());
     assert!(c.lease_acquire("session:a", "w1", ttl).await.unwrap());
-    let (user, holder) = ("u1".to_owned(), "w1".to_owned());
+    let (user, holder): (std::sync::Arc<str>, std::sync::Arc<str>) = ("u1".into(), "w1".into());
     let holds = [
         Hold::Cycle {
             user: user.clone(),

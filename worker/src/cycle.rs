@@ -118,7 +118,7 @@ async fn claim(worker: &Worker, cycle: &Cycle) -> Result<Option<Box<Claimed>>, J
         w.coord.clone(),
         user.as_str(),
         cycle.cycle_no,
-        holder,
+        w.holder.clone(),
         lost.clone(),
         taken_over.clone(),
     );

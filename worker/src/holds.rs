@@ -20,7 +20,7 @@ const BATCH: usize = 1024;
 #[derive(Debug)]
 pub(crate) struct Holds {
     coord: Coordination,
-    user: String,
+    user: Arc<str>,
     cycle_no: u64,
     claim: Hold,
     extra: Mutex<Vec<Hold>>,
@@ -35,18 +35,19 @@ impl Holds {
         coord: Coordination,
         user: &str,
         cycle_no: u64,
-        holder: &str,
+        holder: Arc<str>,
         lost: CancellationToken,
         taken_over: CancellationToken,
     ) -> Arc<Holds> {
+        let user: Arc<str> = Arc::from(user);
         Arc::new(Holds {
             coord,
-            user: user.to_owned(),
+            user: user.clone(),
             cycle_no,
             claim: Hold::Cycle {
-                user: user.to_owned(),
+                user,
                 cycle_no,
-                holder: holder.to_owned(),
+                holder,
             },
             // A session's permit and lease: most cycles run one session, and an empty vector's
             // first push would make room for four (BENCHMARKS.md, cost).
@@ -111,7 +112,7 @@ impl Holds {
 }
 
 /// Running cycles by (user, cycle number): the registration's id and the cycle's holds.
-type Running = HashMap<(String, u64), (u64, Arc<Holds>)>;
+type Running = HashMap<(Arc<str>, u64), (u64, Arc<Holds>)>;
 
 /// The worker's registry of running cycles, renewed every `every` by one task. It also keeps a
 /// cycle from running twice in this process: a cycle re-emitted while it waited in the queue
@@ -126,7 +127,7 @@ pub(crate) struct Renewer {
 #[derive(Debug)]
 pub(crate) struct Renewing {
     renewer: Arc<Renewer>,
-    cycle: (String, u64),
+    cycle: (Arc<str>, u64),
     id: u64,
 }
 
@@ -223,7 +224,7 @@ mod tests {
 
     fn holds(coord: &Coordination, user: &str) -> Arc<Holds> {
         let (lost, taken_over) = (CancellationToken::new(), CancellationToken::new());
-        Holds::new(coord.clone(), user, 1, "w1", lost, taken_over)
+        Holds::new(coord.clone(), user, 1, "w1".into(), lost, taken_over)
     }
 
     fn lease(key: &str) -> Hold {

@@ -89,6 +89,8 @@ struct Inner {
     coord: Coordination,
     telegram: Arc<dyn Telegram>,
     config: WorkerConfig,
+    /// `config.holder`, shared by every cycle's claim instead of copied into each.
+    holder: Arc<str>,
     credentials: credentials::CredentialCache,
     renewer: Arc<holds::Renewer>,
     /// Cancelled when the process shuts down: cycles stop between posts and give their claim back.
@@ -120,6 +122,7 @@ impl Worker {
                 pool,
                 coord,
                 telegram,
+                holder: Arc::from(config.holder.as_str()),
                 config,
                 credentials: credentials::CredentialCache::default(),
                 shutdown,

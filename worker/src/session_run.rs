@@ -92,26 +92,30 @@ enum Next {
     Reconnect,
 }
 
+/// What a session's run holds while it posts, besides its cycle's claim.
+pub(crate) struct SessionHolds {
+    pub(crate) permit: Hold,
+    pub(crate) lease: Hold,
+}
+
 impl SessionCtx {
-    /// One of the tenant's permits, held by this worker for `job`'s session.
-    pub(crate) fn permit(&self, job: &SessionJob) -> Hold {
-        Hold::Permit {
-            key: format!("user:{}", self.user),
-            holder: self.holder(job),
+    /// The tenant's permit and the session's exclusive lease, held by this worker for `job`'s
+    /// session: both name one holder, shared.
+    pub(crate) fn session_holds(&self, job: &SessionJob) -> SessionHolds {
+        let holder: Arc<str> = Arc::from(format!(
+            "{}/{}",
+            self.worker.inner.config.holder, job.session
+        ));
+        SessionHolds {
+            permit: Hold::Permit {
+                key: Arc::from(format!("user:{}", self.user)),
+                holder: holder.clone(),
+            },
+            lease: Hold::Lease {
+                key: Arc::from(format!("session:{}", job.session)),
+                holder,
+            },
         }
-    }
-
-    /// The session's exclusive lease, held by this worker.
-    pub(crate) fn lease(&self, job: &SessionJob) -> Hold {
-        Hold::Lease {
-            key: format!("session:{}", job.session),
-            holder: self.holder(job),
-        }
-    }
-
-    /// Who holds `job`'s permit and lease: this worker, for that session.
-    fn holder(&self, job: &SessionJob) -> String {
-        format!("{}/{}", self.worker.inner.config.holder, job.session)
     }
 
     /// Takes a permit or lease, waiting for it; false if the cycle was stopped meanwhile.

@@ -81,8 +81,9 @@ impl SessionRun {
     /// Takes the holds, waits out a running flood wait and connects.
     async fn begin(&mut self) -> Begun {
         let (ctx, job) = (&self.ctx, &self.job);
-        if !ctx.take(&ctx.permit(job)).await || !ctx.take(&ctx.lease(job)).await {
-            ctx.holds.release(&ctx.permit(job)).await;
+        let held = ctx.session_holds(job);
+        if !ctx.take(&held.permit).await || !ctx.take(&held.lease).await {
+            ctx.holds.release(&held.permit).await;
             return Begun::NotHeld;
         }
         metrics::gauge!("herald_active_sessions").increment(1.0);
@@ -170,8 +171,10 @@ impl SessionRun {
             );
         }
         tally.skipped = job.groups.len() - tally.sent - tally.failed;
-        ctx.holds.release(&ctx.lease(job)).await;
-        ctx.holds.release(&ctx.permit(job)).await;
+        // Built again rather than kept: the run's box stays small while it waits.
+        let held = ctx.session_holds(job);
+        ctx.holds.release(&held.lease).await;
+        ctx.holds.release(&held.permit).await;
         *tally
     }
 }

@@ -38,7 +38,10 @@ type Checkpoint = super::packed::Packed;
 struct State {
     leases: HashMap<String, Lease>,
     last_renewal: HashMap<String, DateTime<Utc>>,
-    permits: HashMap<String, HashMap<String, DateTime<Utc>>>,
+    /// By key, its holders and their expiries: a short list (at most the key's limit, seven by
+    /// default, and one for most tenants), where a map would take room for four from its
+    /// first entry. A key whose last permit is released goes (BENCHMARKS.md, cost).
+    permits: HashMap<String, Vec<(String, DateTime<Utc>)>>,
     schedule: ZSet<DateTime<Utc>>,
     inflight: ZSet<DateTime<Utc>>,
     cycle_numbers: HashMap<String, u64>,
@@ -96,8 +99,12 @@ impl State {
 
     fn renew_permit(&mut self, key: &str, holder: &str, ttl: Duration) -> bool {
         let now = clock::now();
-        match self.permits.get_mut(key).and_then(|p| p.get_mut(holder)) {
-            Some(expires) if *expires > now => {
+        let held = self
+            .permits
+            .get_mut(key)
+            .and_then(|p| p.iter_mut().find(|(h, _)| h == holder));
+        match held {
+            Some((_, expires)) if *expires > now => {
                 *expires = now + ttl;
                 true
             }
@@ -230,11 +237,23 @@ impl Memory {
     ) -> Result<bool, JobsError> {
         let now = clock::now();
         let mut state = self.state();
-        let permits = state.permits.entry(key.to_owned()).or_default();
-        permits.retain(|_, expires| *expires > now);
-        if permits.contains_key(holder) || permits.len() < limit as usize {
-            permits.insert(holder.to_owned(), now + ttl);
+        let permits = match state.permits.get_mut(key) {
+            Some(permits) => permits,
+            None => state.permits.entry(key.to_owned()).or_default(),
+        };
+        permits.retain(|(_, expires)| *expires > now);
+        if let Some((_, expires)) = permits.iter_mut().find(|(h, _)| h == holder) {
+            *expires = now + ttl;
             return Ok(true);
+        }
+        if permits.len() < limit as usize {
+            // Room for exactly this one: most keys never have a second holder.
+            permits.reserve_exact(1);
+            permits.push((holder.to_owned(), now + ttl));
+            return Ok(true);
+        }
+        if permits.is_empty() {
+            state.permits.remove(key);
         }
         Ok(false)
     }
@@ -249,8 +268,12 @@ impl Memory {
     }
 
     pub(super) async fn permit_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
-        if let Some(permits) = self.state().permits.get_mut(key) {
-            permits.remove(holder);
+        let mut state = self.state();
+        if let Some(permits) = state.permits.get_mut(key) {
+            permits.retain(|(h, _)| h != holder);
+            if permits.is_empty() {
+                state.permits.remove(key);
+            }
         }
         Ok(())
     }
@@ -261,7 +284,7 @@ impl Memory {
             .state()
             .permits
             .get(key)
-            .map_or(0, |p| p.values().filter(|e| **e > now).count() as u32))
+            .map_or(0, |p| p.iter().filter(|(_, e)| *e > now).count() as u32))
     }
 
     pub(super) async fn schedule(&self, user: &str, at: DateTime<Utc>) -> Result<(), JobsError> {

@@ -71,18 +71,20 @@ pub struct Liveness {
 }
 
 /// Something a worker holds in coordination and keeps only by renewing it before its ttl lapses.
+/// Its names are shared strings: a cycle's holds are cloned into every renewal round, and a
+/// session's permit and lease name the same holder (BENCHMARKS.md, cost).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hold {
     /// The claim on a cycle in flight ([`Coordination::claim_cycle`]).
     Cycle {
-        user: String,
+        user: Arc<str>,
         cycle_no: u64,
-        holder: String,
+        holder: Arc<str>,
     },
     /// One permit of a counting semaphore ([`Coordination::permit_acquire`]).
-    Permit { key: String, holder: String },
+    Permit { key: Arc<str>, holder: Arc<str> },
     /// An exclusive lease ([`Coordination::lease_acquire`]).
-    Lease { key: String, holder: String },
+    Lease { key: Arc<str>, holder: Arc<str> },
 }
 
 /// Tunables shared by both backends.

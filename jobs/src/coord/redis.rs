@@ -272,25 +272,25 @@ impl RedisCoord {
                 } => {
                     let mut call = scripts.renew_cycle.key(&inflight);
                     call.key(self.cycle_key(user))
-                        .arg(user)
+                        .arg(&**user)
                         .arg(cycle_no)
-                        .arg(holder);
+                        .arg(&**holder);
                     call
                 }
                 Hold::Permit { key, holder } => {
                     let mut call = scripts.permit_renew.key(self.key(&["permits", key]));
-                    call.arg(holder);
+                    call.arg(&**holder);
                     call
                 }
                 Hold::Lease { key, holder } => {
                     let mut call = scripts.lease_renew.key(self.key(&["lease", key]));
-                    call.key(&renewed).arg(holder);
+                    call.key(&renewed).arg(&**holder);
                     call
                 }
             };
             call.arg(ttl_ms(ttl));
             if let Hold::Lease { key, .. } = hold {
-                call.arg(key);
+                call.arg(&**key);
             }
             pipe.invoke_script(&call);
         }
