@@ -6,6 +6,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf 
 WORKDIR /src
 # Build dependencies first so that source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock rust-toolchain.toml ./
+# jemalloc's compiled-in settings: read when its crate builds, so before the first build.
+COPY .cargo .cargo
 COPY data/Cargo.toml data/
 COPY session-file/Cargo.toml session-file/
 COPY sessions/Cargo.toml sessions/
@@ -14,7 +16,8 @@ COPY jobs/Cargo.toml jobs/
 COPY scheduler/Cargo.toml scheduler/
 COPY worker/Cargo.toml worker/
 COPY api/Cargo.toml api/
-RUN for c in data session-file sessions telegram jobs scheduler worker api; do \
+COPY testdc/Cargo.toml testdc/
+RUN for c in data session-file sessions telegram jobs scheduler worker api testdc; do \
       mkdir -p $c/src && echo "" > $c/src/lib.rs; done \
  && mkdir -p src && echo "fn main() {}" > src/main.rs && echo "" > src/lib.rs \
  && cargo build --release --locked --bin herald || true

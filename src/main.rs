@@ -9,10 +9,12 @@ use clap::Parser;
 // the simulator it keeps less resident than glibc's malloc (whose per-thread arenas and rising
 // mmap threshold keep the start burst's pages), and on the grammers path it leaves each
 // connection's two 1 MiB buffers untouched until used, as glibc does (mimalloc made them resident:
-// 2,589 MiB for 1,000 bots on the test DC). Its defaults stay: one arena
-// (`_RJEM_MALLOC_CONF=narenas:1`, against four a core) kept 10,000 simulated bots at 123-126 MiB
-// against 135, but 1,000 bots on grammers and the test DC at 157-160 MiB against 110, the same
-// session; the grammers path is production's.
+// 2,589 MiB for 1,000 bots on the test DC). Its settings are compiled in (`.cargo/config.toml`):
+// one arena, freed pages handed back at once. One arena alone kept fewer pages on the simulator
+// but more on grammers, where freed buffers' pages stayed resident for the 10 s decay; with
+// both, 10,000 simulated bots take 103-107 MiB against 117-119 and 1,000 grammers bots 78 MiB
+// against 111, for about a sixth of `bench posts`' throughput at no delay (95-99k posts/s
+// against 115-120k).
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
