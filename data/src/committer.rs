@@ -187,10 +187,28 @@ fn write<T: Document>(
 ) -> Result<(), DataError> {
     // Each change checked its record's invariants (and a change across records the document's)
     // before it was applied; the whole document is not checked again on every write.
-    let bytes = crate::doc_file::Encoder::encode(encoder, &doc)
-        .map_err(|e| DataError::Invalid(format!("cannot encode {}: {e}", file.label())))?;
     let _writing = file.writing();
-    let written = durable::replace_file(file.path(), &bytes, file.label())?;
+    // Encoded straight into the new file: the document is never held in memory as bytes.
+    let mut unencodable = None;
+    let written = durable::replace_file_with(file.path(), file.label(), |new| {
+        let mut out = crate::doc_file::Output::to_file(new);
+        match crate::doc_file::Encoder::encode(encoder, &doc, &mut out) {
+            Ok(()) => out.finish(),
+            Err(err) if err.is_io() => Err(err.into()),
+            Err(err) => {
+                let failed = std::io::Error::other(err.to_string());
+                unencodable = Some(err);
+                Err(failed)
+            }
+        }
+    });
+    if let Some(err) = unencodable {
+        return Err(DataError::Invalid(format!(
+            "cannot encode {}: {err}",
+            file.label()
+        )));
+    }
+    let written = written?;
     crate::doc_file::Encoder::written(encoder, &written);
     let generation = guard.bump_generation().map_err(|err| match err {
         // The file was replaced already: its change is there, the counter is not.

@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::DataError;
 use crate::lock::{LockFile, LockGuard};
+pub(crate) use crate::output::Output;
 
 /// What a data file must be to live in a [`DocFile`].
 pub trait Document: Serialize + DeserializeOwned + Default + Clone + Send + Sync + 'static {
@@ -49,7 +50,9 @@ pub trait Document: Serialize + DeserializeOwned + Default + Clone + Send + Sync
 
 /// Turns a document into the file's bytes.
 pub trait Encoder<T>: Default + Send + 'static {
-    fn encode(&mut self, doc: &T) -> serde_json::Result<Vec<u8>>;
+    /// Writes `doc` to `out`, spilling between records. After an error `out` holds part of a
+    /// document, which never becomes the file.
+    fn encode(&mut self, doc: &T, out: &mut Output<'_>) -> serde_json::Result<()>;
 
     /// The bytes of the last [`Encoder::encode`] are now the file `written` (open for reading
     /// and writing). Not called when that write failed: the encoder then must not take them for
@@ -57,14 +60,33 @@ pub trait Encoder<T>: Default + Send + 'static {
     fn written(&mut self, _written: &File) {}
 }
 
-/// Pretty-printed JSON, like the old backend's `indent=2`, made afresh each time.
+/// Pretty-printed JSON, like the old backend's `indent=2`, made afresh each time (small files).
 #[derive(Debug, Default)]
 pub struct Pretty;
 
 impl<T: Serialize> Encoder<T> for Pretty {
-    fn encode(&mut self, doc: &T) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec_pretty(doc)
+    fn encode(&mut self, doc: &T, out: &mut Output<'_>) -> serde_json::Result<()> {
+        serde_json::to_writer_pretty(out.buf(), doc)
     }
+}
+
+/// What `encoder` writes for `doc`, through a file as the committer's writes go (so outputs
+/// larger than a spill go through the spills), for the encoders' tests.
+#[cfg(test)]
+pub(crate) fn encode_to_vec<T, E: Encoder<T>>(
+    encoder: &mut E,
+    doc: &T,
+) -> serde_json::Result<Vec<u8>> {
+    use std::io::Seek;
+    let mut file = tempfile::tempfile().map_err(serde_json::Error::io)?;
+    let mut out = Output::to_file(&file);
+    encoder.encode(doc, &mut out)?;
+    out.finish().map_err(serde_json::Error::io)?;
+    let mut bytes = Vec::new();
+    file.rewind().map_err(serde_json::Error::io)?;
+    file.read_to_end(&mut bytes)
+        .map_err(serde_json::Error::io)?;
+    Ok(bytes)
 }
 
 /// A record's key at a nesting depth of two, `    "<id>": `, as serde pretty-prints it.

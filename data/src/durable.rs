@@ -20,13 +20,24 @@ pub(crate) fn replace_file(
     bytes: &[u8],
     label: &str,
 ) -> Result<File, crate::DataError> {
-    replace_file_syncing(target, bytes, label, sync_dir)
+    replace_file_with(target, label, |mut file| file.write_all(bytes))
+}
+
+/// [`replace_file`] with the content written by `fill` into the new, empty file (open for
+/// reading and writing), so that it need not be held in memory whole. An error from `fill`
+/// changes nothing, as any failure before the rename.
+pub(crate) fn replace_file_with(
+    target: &Path,
+    label: &str,
+    fill: impl FnOnce(&File) -> io::Result<()>,
+) -> Result<File, crate::DataError> {
+    replace_file_syncing(target, label, fill, sync_dir)
 }
 
 fn replace_file_syncing(
     target: &Path,
-    bytes: &[u8],
     label: &str,
+    fill: impl FnOnce(&File) -> io::Result<()>,
     sync_dir: impl Fn(&Path) -> io::Result<()>,
 ) -> Result<File, crate::DataError> {
     let dir = target.parent().unwrap_or_else(|| Path::new("."));
@@ -40,7 +51,7 @@ fn replace_file_syncing(
         std::process::id()
     ));
 
-    let file = write_temp(&temp, bytes)
+    let file = write_temp(&temp, fill)
         .and_then(|file| fs::rename(&temp, target).map(|()| file))
         .map_err(|err| {
             // Best effort: the temporary file must not pile up after a full disk.
@@ -54,15 +65,15 @@ fn replace_file_syncing(
     Ok(file)
 }
 
-fn write_temp(temp: &Path, bytes: &[u8]) -> io::Result<File> {
+fn write_temp(temp: &Path, fill: impl FnOnce(&File) -> io::Result<()>) -> io::Result<File> {
     // Readable too: an encoder may copy unchanged parts of this file into the next version.
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(temp)?;
-    file.write_all(bytes)?;
+    fill(&file)?;
     file.sync_all()?;
     Ok(file)
 }
@@ -112,7 +123,13 @@ mod tests {
         let target = dir.path().join("users.json");
         fs::write(&target, b"old").unwrap();
         let failing = |_: &Path| Err(io::Error::other("fsync of the directory failed"));
-        let err = replace_file_syncing(&target, b"new", "data/users.json", failing).unwrap_err();
+        let err = replace_file_syncing(
+            &target,
+            "data/users.json",
+            |mut f: &File| f.write_all(b"new"),
+            failing,
+        )
+        .unwrap_err();
         assert!(
             matches!(err, crate::DataError::OutcomeUnknown { .. }),
             "{err:?}"

@@ -26,6 +26,7 @@ pub mod layout;
 mod lock;
 mod log_files;
 pub mod names;
+mod output;
 pub mod pairs;
 pub mod plan_groups;
 pub mod stats;

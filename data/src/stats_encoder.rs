@@ -8,16 +8,14 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
+use crate::doc_file::Output;
 use crate::stats::{StatsDoc, UserStats};
 
 #[derive(Debug, Default)]
-pub struct StatsEncoder {
-    /// The last output's length: the next is about as long, so its buffer is made once.
-    last_len: usize,
-}
+pub struct StatsEncoder;
 
 impl crate::doc_file::Encoder<StatsDoc> for StatsEncoder {
-    fn encode(&mut self, doc: &StatsDoc) -> serde_json::Result<Vec<u8>> {
+    fn encode(&mut self, doc: &StatsDoc, out: &mut Output<'_>) -> serde_json::Result<()> {
         // Everything but the records, through serde, so field order and formatting stay serde's.
         let shell = StatsDoc {
             users: Default::default(),
@@ -27,27 +25,22 @@ impl crate::doc_file::Encoder<StatsDoc> for StatsEncoder {
         let shell = serde_json::to_vec_pretty(&shell)?;
         // The shell starts `{\n  "users": {}`: the records' map goes in place of its `{}`.
         let at = b"{\n  \"users\": ".len();
-        let mut out = Vec::with_capacity(
-            self.last_len
-                .max(shell.len() + doc.users.len() * 256)
-                .saturating_add(4096),
-        );
-        out.extend_from_slice(&shell[..at]);
+        out.buf().extend_from_slice(&shell[..at]);
         if doc.users.is_empty() {
-            out.extend_from_slice(b"{}");
+            out.buf().extend_from_slice(b"{}");
         } else {
-            out.extend_from_slice(b"{\n");
+            out.buf().extend_from_slice(b"{\n");
             for (i, (id, stats)) in doc.users.iter().enumerate() {
                 if i > 0 {
-                    out.extend_from_slice(b",\n");
+                    out.buf().extend_from_slice(b",\n");
                 }
-                entry(&mut out, id, stats)?;
+                entry(out.buf(), id, stats)?;
+                out.spill()?;
             }
-            out.extend_from_slice(b"\n  }");
+            out.buf().extend_from_slice(b"\n  }");
         }
-        out.extend_from_slice(&shell[at + 2..]);
-        self.last_len = out.len();
-        Ok(out)
+        out.buf().extend_from_slice(&shell[at + 2..]);
+        Ok(())
     }
 }
 
@@ -152,7 +145,6 @@ fn rfc3339(out: &mut Vec<u8>, at: &DateTime<Utc>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doc_file::Encoder;
     use crate::stats::FlushMark;
     use proptest::prelude::*;
 
@@ -213,10 +205,10 @@ mod tests {
 
     #[test]
     fn writes_exactly_what_serde_pretty_writes() {
-        let mut encoder = StatsEncoder::default();
+        let mut encoder = StatsEncoder;
         let empty = StatsDoc::default();
         assert_eq!(
-            encoder.encode(&empty).unwrap(),
+            crate::doc_file::encode_to_vec(&mut encoder, &empty).unwrap(),
             serde_json::to_vec_pretty(&empty).unwrap()
         );
         let mut with_all = doc(40);
@@ -231,7 +223,7 @@ mod tests {
             .extra
             .insert("from_old_backend".into(), serde_json::json!([1, "two"]));
         for doc in [doc(1), doc(2), doc(40), with_all] {
-            let ours = encoder.encode(&doc).unwrap();
+            let ours = crate::doc_file::encode_to_vec(&mut encoder, &doc).unwrap();
             assert_eq!(
                 String::from_utf8(ours).unwrap(),
                 String::from_utf8(serde_json::to_vec_pretty(&doc).unwrap()).unwrap()

@@ -14,6 +14,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use crate::doc_file::Output;
 use crate::users::{User, UsersDoc};
 
 /// Where one record's entry (`    "<id>": {...}`, without the separator before it) sits in a
@@ -41,16 +42,14 @@ pub struct UsersEncoder {
 }
 
 impl crate::doc_file::Encoder<UsersDoc> for UsersEncoder {
-    fn encode(&mut self, doc: &UsersDoc) -> serde_json::Result<Vec<u8>> {
-        match self.encode_reusing(doc, true) {
-            Ok(Some(out)) => Ok(out),
-            Ok(None) => {
-                // The previous file could not serve a copy: forget it, serialize everything.
-                self.last = None;
-                Ok(self.encode_reusing(doc, false)?.unwrap_or_default())
-            }
-            Err(err) => Err(err),
+    fn encode(&mut self, doc: &UsersDoc, out: &mut Output<'_>) -> serde_json::Result<()> {
+        if !self.encode_reusing(doc, true, out)? {
+            // The previous file could not serve a copy: forget it, serialize everything.
+            self.last = None;
+            out.restart()?;
+            self.encode_reusing(doc, false, out)?;
         }
+        Ok(())
     }
 
     fn written(&mut self, written: &File) {
@@ -70,13 +69,14 @@ struct Run {
 }
 
 impl UsersEncoder {
-    /// The document's bytes, copying unchanged records from the last file when `reuse`; `None`
-    /// when a copy failed.
+    /// Writes the document, copying unchanged records from the last file when `reuse`; false
+    /// when a copy failed (`out` then holds part of it).
     fn encode_reusing(
         &mut self,
         doc: &UsersDoc,
         reuse: bool,
-    ) -> serde_json::Result<Option<Vec<u8>>> {
+        out: &mut Output<'_>,
+    ) -> serde_json::Result<bool> {
         // Everything but the records, through serde, so field order and formatting stay serde's.
         let shell = UsersDoc {
             users: Default::default(),
@@ -88,19 +88,12 @@ impl UsersEncoder {
         // The shell starts `{\n  "users": {}`: the records' map goes in place of its `{}`.
         let at = b"{\n  \"users\": ".len();
         let previous = self.last.as_mut().filter(|_| reuse);
-        let capacity = previous
-            .as_ref()
-            .and_then(|p| p.file.metadata().ok())
-            .map_or(shell.len() + doc.users.len() * 1024, |m| {
-                m.len() as usize + 4096
-            });
-        let mut out = Vec::with_capacity(capacity);
-        out.extend_from_slice(&shell[..at]);
+        out.buf().extend_from_slice(&shell[..at]);
         let mut spans = Vec::with_capacity(doc.users.len());
         if doc.users.is_empty() {
-            out.extend_from_slice(b"{}");
+            out.buf().extend_from_slice(b"{}");
         } else {
-            out.extend_from_slice(b"{\n");
+            out.buf().extend_from_slice(b"{\n");
             let (file, mut old) = match previous {
                 Some(p) => (
                     Some(&p.file),
@@ -118,7 +111,7 @@ impl UsersEncoder {
                 let reused = same.as_ref().filter(|s| Arc::ptr_eq(&s.record, user));
                 // Where the entry lands in the output, counting the run not yet copied.
                 let pending = run.as_ref().map_or(0, |r| r.end - r.start);
-                let offset = out.len() as u64 + pending + if i > 0 { 2 } else { 0 };
+                let offset = out.position() + pending + if i > 0 { 2 } else { 0 };
                 let entry_len = match (reused, file) {
                     (Some(span), Some(_)) => {
                         let extends = run.as_ref().is_some_and(|r| r.end + 2 == span.offset);
@@ -128,12 +121,12 @@ impl UsersEncoder {
                             }
                         } else {
                             if let (Some(r), Some(file)) = (run.take(), file)
-                                && !copy(file, &r, &mut out)
+                                && !copy(file, &r, out)?
                             {
-                                return Ok(None);
+                                return Ok(false);
                             }
                             if i > 0 {
-                                out.extend_from_slice(b",\n");
+                                out.buf().extend_from_slice(b",\n");
                             }
                             run = Some(Run {
                                 start: span.offset,
@@ -144,16 +137,18 @@ impl UsersEncoder {
                     }
                     _ => {
                         if let (Some(r), Some(file)) = (run.take(), file)
-                            && !copy(file, &r, &mut out)
+                            && !copy(file, &r, out)?
                         {
-                            return Ok(None);
+                            return Ok(false);
                         }
                         if i > 0 {
-                            out.extend_from_slice(b",\n");
+                            out.buf().extend_from_slice(b",\n");
                         }
-                        let before = out.len();
-                        entry(&mut out, id, user)?;
-                        (out.len() - before) as u64
+                        let before = out.position();
+                        entry(out.buf(), id, user)?;
+                        let len = out.position() - before;
+                        out.spill()?;
+                        len
                     }
                 };
                 let id = match same {
@@ -168,15 +163,15 @@ impl UsersEncoder {
                 });
             }
             if let (Some(r), Some(file)) = (run.take(), file)
-                && !copy(file, &r, &mut out)
+                && !copy(file, &r, out)?
             {
-                return Ok(None);
+                return Ok(false);
             }
-            out.extend_from_slice(b"\n  }");
+            out.buf().extend_from_slice(b"\n  }");
         }
-        out.extend_from_slice(&shell[at + 2..]);
+        out.buf().extend_from_slice(&shell[at + 2..]);
         self.pending = Some(spans);
-        Ok(Some(out))
+        Ok(true)
     }
 }
 
@@ -187,21 +182,31 @@ fn entry(out: &mut Vec<u8>, id: &str, user: &User) -> serde_json::Result<()> {
     crate::doc_file::nested_pretty(out, user)
 }
 
-/// Appends `run` of the previous file to `out`; false (and `out` as it was) when it cannot be
-/// read or is not a run of entries (it must open an entry and close a record).
-fn copy(file: &File, run: &Run, out: &mut Vec<u8>) -> bool {
-    let at = out.len();
-    let Ok(len) = usize::try_from(run.end - run.start) else {
-        return false;
-    };
-    out.resize(at + len, 0);
-    let read = file.read_exact_at(&mut out[at..], run.start);
-    let looks_right = out[at..].starts_with(b"    \"") && out.last() == Some(&b'}');
-    if read.is_err() || !looks_right {
-        out.truncate(at);
-        return false;
+/// Appends `run` of the previous file to `out`, a spill's worth at a time; false when it cannot
+/// be read or is not a run of entries (it must open an entry and close a record). `out` then
+/// holds part of it, and the caller starts the output again.
+fn copy(file: &File, run: &Run, out: &mut Output<'_>) -> serde_json::Result<bool> {
+    const PIECE: u64 = 64 * 1024;
+    let mut at = run.start;
+    while at < run.end {
+        let Ok(len) = usize::try_from((run.end - at).min(PIECE)) else {
+            return Ok(false);
+        };
+        let buf = out.buf();
+        let from = buf.len();
+        buf.resize(from + len, 0);
+        if file.read_exact_at(&mut buf[from..], at).is_err()
+            || (at == run.start && !buf[from..].starts_with(b"    \""))
+        {
+            return Ok(false);
+        }
+        at += len as u64;
+        if at == run.end && buf.last() != Some(&b'}') {
+            return Ok(false);
+        }
+        out.spill()?;
     }
-    true
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -244,9 +249,13 @@ mod tests {
         doc
     }
 
+    fn encode(encoder: &mut UsersEncoder, doc: &UsersDoc) -> Vec<u8> {
+        crate::doc_file::encode_to_vec(encoder, doc).unwrap()
+    }
+
     /// Encodes `doc` and makes the bytes the "file", as the committer does after a write.
     fn write(encoder: &mut UsersEncoder, doc: &UsersDoc, dir: &std::path::Path) -> Vec<u8> {
-        let bytes = encoder.encode(doc).unwrap();
+        let bytes = encode(encoder, doc);
         let path = dir.join(format!("users-{}.json", rand::random::<u64>()));
         std::fs::write(&path, &bytes).unwrap();
         let file = std::fs::OpenOptions::new()
@@ -297,7 +306,7 @@ mod tests {
         );
         for empty in [UsersDoc::default(), doc(0), doc(1)] {
             assert_eq!(
-                UsersEncoder::default().encode(&empty).unwrap(),
+                crate::doc_file::encode_to_vec(&mut UsersEncoder::default(), &empty).unwrap(),
                 pretty(&empty)
             );
         }
@@ -311,7 +320,7 @@ mod tests {
         write(&mut encoder, &d, dir.path());
         // The second file copies users 0-3 from the first in one run.
         Arc::make_mut(d.users.get_mut("user 4").unwrap()).post_content = "changed".into();
-        let bytes = encoder.encode(&d).unwrap();
+        let bytes = encode(&mut encoder, &d);
         // That file now holds a record whose text differs from what serde makes of it (same
         // length): what the next write gives is the file's, so the record was copied, not
         // serialized, from where the second write put it.
@@ -327,7 +336,7 @@ mod tests {
         std::fs::write(&path, &tampered).unwrap();
         encoder.written(&std::fs::File::open(&path).unwrap());
         Arc::make_mut(d.users.get_mut("user 3").unwrap()).post_content = "again".into();
-        let third = String::from_utf8(encoder.encode(&d).unwrap()).unwrap();
+        let third = String::from_utf8(encode(&mut encoder, &d)).unwrap();
         assert!(
             third.contains("\"-1009\""),
             "user 2 was serialized, not copied"
@@ -347,7 +356,7 @@ mod tests {
         // Encoded, then the write failed: the spans of that output describe no file.
         Arc::make_mut(d.users.get_mut("user 0").unwrap()).post_content =
             "a much longer text than before".into();
-        encoder.encode(&d).unwrap();
+        encode(&mut encoder, &d);
         Arc::make_mut(d.users.get_mut("user 2").unwrap()).post_content = "b".into();
         assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
         assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
@@ -359,7 +368,7 @@ mod tests {
         let mut encoder = UsersEncoder::default();
         let mut d = doc(6);
         let path = dir.path().join("users.json");
-        std::fs::write(&path, encoder.encode(&d).unwrap()).unwrap();
+        std::fs::write(&path, encode(&mut encoder, &d)).unwrap();
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -369,7 +378,33 @@ mod tests {
         // Someone truncated the inode under us: no copy can be made from it.
         file.set_len(10).unwrap();
         Arc::make_mut(d.users.get_mut("user 4").unwrap()).post_content = "c".into();
-        assert_eq!(encoder.encode(&d).unwrap(), pretty(&d));
+        assert_eq!(encode(&mut encoder, &d), pretty(&d));
+    }
+
+    #[test]
+    fn a_document_larger_than_a_spill_is_copied_and_written_in_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut encoder = UsersEncoder::default();
+        let mut d = doc(1500);
+        let first = write(&mut encoder, &d, dir.path());
+        assert!(first.len() > 4 * 64 * 1024, "{} bytes", first.len());
+        assert_eq!(first, pretty(&d));
+        // One change in the middle: two runs copied, each longer than a spill.
+        Arc::make_mut(d.users.get_mut("user 700").unwrap()).post_content = "changed".into();
+        let path = dir.path().join("users.json");
+        std::fs::write(&path, encode(&mut encoder, &d)).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), pretty(&d));
+        encoder.written(&file);
+        // The previous file loses its end: the last run's first pieces are out before its
+        // last piece cannot be read, and the write starts over, whole.
+        file.set_len(file.metadata().unwrap().len() - 1000).unwrap();
+        Arc::make_mut(d.users.get_mut("user 1").unwrap()).post_content = "again".into();
+        assert_eq!(encode(&mut encoder, &d), pretty(&d));
     }
 
     proptest::proptest! {
@@ -395,7 +430,7 @@ mod tests {
                 if lands {
                     proptest::prop_assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
                 } else {
-                    proptest::prop_assert_eq!(encoder.encode(&d).unwrap(), pretty(&d));
+                    proptest::prop_assert_eq!(encode(&mut encoder, &d), pretty(&d));
                 }
             }
         }
