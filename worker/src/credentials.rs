@@ -6,8 +6,9 @@
 //! the stat that validates the cache (microseconds) runs inline.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use herald_session_file::{
@@ -25,16 +26,19 @@ pub(crate) struct SessionFile {
 
 /// Each file's reading behind an `Arc`: a map slot holds a pointer rather than an
 /// authorization key (256 bytes) and its address, and a hit is a count bumped, not a copy
-/// (10,000 running sessions, BENCHMARKS.md, cost).
+/// (10,000 running sessions, BENCHMARKS.md, cost). Keyed by the file's name, the session's
+/// (unique in the pool), not its whole path: the stamp, which names the inode, tells whether
+/// the file read is the one asked for.
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
-    entries: Mutex<HashMap<PathBuf, (Stamp, Arc<SessionFile>)>>,
+    entries: Mutex<HashMap<Box<OsStr>, (Stamp, Arc<SessionFile>)>>,
 }
 
 impl CredentialCache {
     pub(crate) async fn read(&self, path: &Path) -> Result<Arc<SessionFile>, SessionFileError> {
         let stamp = stamp(path)?;
-        if let Some((seen, file)) = self.entries().get(path)
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        if let Some((seen, file)) = self.entries().get(name)
             && *seen == stamp
         {
             return Ok(file.clone());
@@ -50,8 +54,7 @@ impl CredentialCache {
         })
         .await
         .map_err(|e| SessionFileError::Io(std::io::Error::other(e)))??;
-        self.entries()
-            .insert(path.to_owned(), (stamp, read.clone()));
+        self.entries().insert(name.into(), (stamp, read.clone()));
         Ok(read)
     }
 
@@ -70,7 +73,7 @@ impl CredentialCache {
             .map_err(|e| SessionFileError::Io(std::io::Error::other(e)))?
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Stamp, Arc<SessionFile>)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Box<OsStr>, (Stamp, Arc<SessionFile>)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
