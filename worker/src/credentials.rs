@@ -17,6 +17,9 @@ use herald_session_file::{
 
 type Stamp = (u64, u64, i64, i64);
 
+/// By file name: the stamp of the file read and what it held.
+type Entries = HashMap<Box<OsStr>, (Stamp, Arc<SessionFile>)>;
+
 /// A session file's login and known chats.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionFile {
@@ -31,7 +34,7 @@ pub(crate) struct SessionFile {
 /// the file read is the one asked for.
 #[derive(Debug, Default)]
 pub(crate) struct CredentialCache {
-    entries: Mutex<HashMap<Box<OsStr>, (Stamp, Arc<SessionFile>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl CredentialCache {
@@ -73,7 +76,7 @@ impl CredentialCache {
             .map_err(|e| SessionFileError::Io(std::io::Error::other(e)))?
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Box<OsStr>, (Stamp, Arc<SessionFile>)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
