@@ -362,19 +362,24 @@ mod tests {
         assert_eq!(write(&mut encoder, &d, dir.path()), pretty(&d));
     }
 
+    /// Encodes `doc` into `path` and makes it the encoder's last file; its handle, to damage.
+    fn write_kept(encoder: &mut UsersEncoder, doc: &UsersDoc, path: &std::path::Path) -> File {
+        std::fs::write(path, encode(encoder, doc)).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        encoder.written(&file);
+        file
+    }
+
     #[test]
     fn a_last_file_that_cannot_serve_a_copy_means_a_full_encode() {
         let dir = tempfile::tempdir().unwrap();
         let mut encoder = UsersEncoder::default();
         let mut d = doc(6);
-        let path = dir.path().join("users.json");
-        std::fs::write(&path, encode(&mut encoder, &d)).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        encoder.written(&file);
+        let file = write_kept(&mut encoder, &d, &dir.path().join("users.json"));
         // Someone truncated the inode under us: no copy can be made from it.
         file.set_len(10).unwrap();
         Arc::make_mut(d.users.get_mut("user 4").unwrap()).post_content = "c".into();
@@ -392,14 +397,8 @@ mod tests {
         // One change in the middle: two runs copied, each longer than a spill.
         Arc::make_mut(d.users.get_mut("user 700").unwrap()).post_content = "changed".into();
         let path = dir.path().join("users.json");
-        std::fs::write(&path, encode(&mut encoder, &d)).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
+        let file = write_kept(&mut encoder, &d, &path);
         assert_eq!(std::fs::read(&path).unwrap(), pretty(&d));
-        encoder.written(&file);
         // The previous file loses its end: the last run's first pieces are out before its
         // last piece cannot be read, and the write starts over, whole.
         file.set_len(file.metadata().unwrap().len() - 1000).unwrap();

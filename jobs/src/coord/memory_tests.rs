@@ -45,31 +45,12 @@ async fn a_reply_is_kept_only_when_no_waiter_took_it() {
 async fn a_key_whose_last_permit_is_released_is_forgotten() {
     let memory = Memory::new(CoordConfig::default());
     let ttl = std::time::Duration::from_secs(30);
-    assert!(
-        memory
-            .permit_acquire("user:1", "w/a", 2, ttl)
-            .await
-            .unwrap()
-    );
-    assert!(
-        memory
-            .permit_acquire("user:1", "w/b", 2, ttl)
-            .await
-            .unwrap()
-    );
+    let acquire = |holder: &'static str| memory.permit_acquire("user:1", holder, 2, ttl);
+    assert!(acquire("w/a").await.unwrap());
+    assert!(acquire("w/b").await.unwrap());
     // Taken again by its holder: renewed, not counted twice.
-    assert!(
-        memory
-            .permit_acquire("user:1", "w/a", 2, ttl)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !memory
-            .permit_acquire("user:1", "w/c", 2, ttl)
-            .await
-            .unwrap()
-    );
+    assert!(acquire("w/a").await.unwrap());
+    assert!(!acquire("w/c").await.unwrap());
     memory.permit_release("user:1", "w/a").await.unwrap();
     assert_eq!(memory.permit_count("user:1").await.unwrap(), 1);
     assert!(memory.state().permits.contains_key("user:1"));
