@@ -253,6 +253,7 @@ impl Memory {
             return Ok(true);
         }
         if permits.is_empty() {
+            // A limit of 0 refused it: leave no empty list behind.
             state.permits.remove(key);
         }
         Ok(false)
