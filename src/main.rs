@@ -14,7 +14,8 @@ use clap::Parser;
 // but more on grammers, where freed buffers' pages stayed resident for the 10 s decay; with
 // both, 10,000 simulated bots take 103-107 MiB against 117-119 and 1,000 grammers bots 78 MiB
 // against 111, for about a sixth of `bench posts`' throughput at no delay (95-99k posts/s
-// against 115-120k).
+// against 115-120k). It also serves C code's malloc (SQLite, libc): glibc's per-thread arenas
+// had kept about 5 MiB of SQLite's allocations from starting 10,000 bots.
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
