@@ -11,8 +11,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::SessionFileError;
 use crate::sqlite::{table_exists, with_read_only};
+use crate::telethon::read_connection;
+use crate::{SessionCredentials, SessionFileError};
 
 /// One resolved chat (or user) as Telethon stores it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,20 +28,34 @@ pub struct Entity {
 
 /// The entities stored in the session file at `path`. Opens the file read-only.
 pub fn read_entities(path: impl AsRef<Path>) -> Result<Vec<Entity>, SessionFileError> {
+    with_read_only(path.as_ref(), entities_of)
+}
+
+/// The login and the entities of the Telethon file at `path`, read through one read-only
+/// connection: a worker needs both before it connects, and each open parses the file's schema
+/// again (with 10,000 sessions starting, the opens were most of the start's CPU, BENCHMARKS.md,
+/// cost).
+pub fn read_telethon_and_entities(
+    path: impl AsRef<Path>,
+) -> Result<(SessionCredentials, Vec<Entity>), SessionFileError> {
     with_read_only(path.as_ref(), |conn| {
-        if !table_exists(conn, "entities")? {
-            return Ok(Vec::new());
-        }
-        let mut stmt = conn.prepare("SELECT id, hash, username FROM entities")?;
-        let rows = stmt.query_map([], |row| {
-            Ok(Entity {
-                id: row.get(0)?,
-                hash: row.get(1)?,
-                username: row.get::<_, Option<String>>(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        Ok((read_connection(conn)?, entities_of(conn)?))
     })
+}
+
+fn entities_of(conn: &Connection) -> Result<Vec<Entity>, SessionFileError> {
+    if !table_exists(conn, "entities")? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT id, hash, username FROM entities")?;
+    let rows = stmt.query_map([], |row| {
+        Ok(Entity {
+            id: row.get(0)?,
+            hash: row.get(1)?,
+            username: row.get::<_, Option<String>>(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Adds (or updates) `entities` in the session file at `path`, in one transaction.
@@ -115,5 +130,8 @@ mod tests {
             credentials,
             "the login is untouched"
         );
+        let (login, mut both) = read_telethon_and_entities(&path).expect("one read of both");
+        both.sort_by_key(|e| e.id);
+        assert_eq!((login, both), (credentials, found));
     }
 }

@@ -26,7 +26,7 @@ pub mod telethon;
 
 pub use credentials::{AUTH_KEY_LEN, AuthKey, PRODUCTION_DCS, SessionCredentials};
 pub use detect::{DetectedSession, SessionFormat, SessionSource, detect_and_read};
-pub use entities::{Entity, read_entities, remember_entities};
+pub use entities::{Entity, read_entities, read_telethon_and_entities, remember_entities};
 pub use error::SessionFileError;
 pub use grammers::{read_grammers, read_grammers_binary};
 pub use string_session::{parse_telethon_string, to_telethon_string};

@@ -3,7 +3,10 @@
 //! session cost more than the cycle's posts (bench posts). A file that changes (another inode,
 //! size or time; Herald itself changes it when it keeps newly resolved chats) is read again.
 //! The SQLite reads and writes run on the blocking pool, never on the runtime's threads; only
-//! the stat that validates the cache (microseconds) runs inline.
+//! the stat that validates the cache (microseconds) runs inline. At most one read a core runs
+//! at once: when thousands of bots start together their reads queue here rather than as
+//! blocking-pool threads (each with its own stack and allocator cache; the start of 10,000
+//! bots had run about forty), and the cores finish them no later.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -12,8 +15,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use herald_session_file::{
-    Entity, SessionCredentials, SessionFileError, read_entities, read_telethon, remember_entities,
+    Entity, SessionCredentials, SessionFileError, read_telethon_and_entities, remember_entities,
 };
+use tokio::sync::Semaphore;
 
 type Stamp = (u64, u64, i64, i64);
 
@@ -32,9 +36,21 @@ pub(crate) struct SessionFile {
 /// (10,000 running sessions, BENCHMARKS.md, cost). Keyed by the file's name, the session's
 /// (unique in the pool), not its whole path: the stamp, which names the inode, tells whether
 /// the file read is the one asked for.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CredentialCache {
     entries: Mutex<Entries>,
+    /// One permit a core: the reads running at once.
+    reading: Semaphore,
+}
+
+impl Default for CredentialCache {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        CredentialCache {
+            entries: Mutex::default(),
+            reading: Semaphore::new(cores),
+        }
+    }
 }
 
 impl CredentialCache {
@@ -46,10 +62,11 @@ impl CredentialCache {
         {
             return Ok(file.clone());
         }
+        // Never closed, so never refused; the permit goes when the read ends.
+        let _reading = self.reading.acquire().await;
         let owned = path.to_owned();
         let read = tokio::task::spawn_blocking(move || {
-            let credentials = read_telethon(&owned)?;
-            let entities = read_entities(&owned)?;
+            let (credentials, entities) = read_telethon_and_entities(&owned)?;
             Ok::<_, SessionFileError>(Arc::new(SessionFile {
                 credentials,
                 entities: Arc::new(entities),
