@@ -8,7 +8,8 @@
 //! (RANDOM_ID_DUPLICATE for the others, where Telegram still remembers the id). Each attempt's
 //! count is the one rule [`Counted::of`], added through the data manager, and recorded in the
 //! entry with the flush ticket that carries it, so a resuming worker adds again exactly the
-//! counts a dead worker never made durable.
+//! counts a dead worker never made durable. Once they are durable a done entry is written again
+//! without them ([`Checkpoints::settle`]): there is nothing left for a resume to add.
 //!
 //! On resume an entry found `sending` was in flight when its worker died: it is re-sent with its
 //! id, and a duplicate answer then counts nothing (the dead worker may have counted it: at most
@@ -233,6 +234,28 @@ impl Checkpoints<'_> {
             .coord
             .checkpoint_put(self.user.as_str(), self.cycle_no, group, &entry.encode())
             .await
+    }
+
+    /// Writes a done group's entry again without its counted attempts once every count they
+    /// carry is durable (a resume would add none of them again): `d` alone, where the attempts
+    /// name their process and ticket, and tens of thousands of running cycles each hold one
+    /// entry per group posted (BENCHMARKS.md, cost). `false`, writing nothing, while a count is
+    /// still only in memory: the caller asks again after its next pause.
+    pub(crate) async fn settle(
+        &self,
+        group: &str,
+        attempts: &[CountedAttempt],
+    ) -> Result<bool, JobsError> {
+        let store = &self.worker.inner.store;
+        if !attempts.iter().all(|a| store.is_flushed(&a.ticket())) {
+            return Ok(false);
+        }
+        let settled = GroupEntry {
+            done: true,
+            ..GroupEntry::default()
+        };
+        self.put(group, &settled).await?;
+        Ok(true)
     }
 
     /// Counts one attempt's outcome through the data manager and records it in the entry.

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Worker;
 use crate::cycle::Tickets;
-use crate::delivery::{Checkpoints, GroupEntry};
+use crate::delivery::{Checkpoints, CountedAttempt, GroupEntry};
 use crate::holds::Holds;
 use crate::outcome::Decision;
 use crate::pause::Pause;
@@ -67,11 +67,14 @@ impl Tally {
     }
 }
 
-/// A session run's connection, and how often it was replaced this cycle.
+/// A session run's connection, how often it was replaced this cycle, and the last group it
+/// finished whose entry still lists its counted attempts.
 pub(crate) struct Link {
     /// `None` once closed after it broke, until the next one is made.
     pub(crate) connection: Option<Box<dyn Connection>>,
     pub(crate) reconnects: u32,
+    /// By its position in the cycle's groups, for [`Checkpoints::settle`] before the next post.
+    pub(crate) unsettled: Option<(u32, Vec<CountedAttempt>)>,
 }
 
 /// How a session run goes on after one group of its share.
@@ -152,6 +155,7 @@ impl SessionCtx {
         link: &mut Link,
         tally: &mut Tally,
     ) -> Flow {
+        self.settle_previous(link).await;
         let policy = &self.worker.inner.config.policy;
         let group = self.groups.name(position);
         let masked = mask_session_name(&job.session);
@@ -179,7 +183,12 @@ impl SessionCtx {
                 )
                 .await;
             match next {
-                Next::Group => return Flow::Next,
+                Next::Group => {
+                    if entry.done && !entry.attempts.is_empty() {
+                        link.unsettled = Some((position, std::mem::take(&mut entry.attempts)));
+                    }
+                    return Flow::Next;
+                }
                 Next::StopSession => return Flow::Stop,
                 Next::Reconnect => {
                     // The broken one goes first: a second live connection on one key is
@@ -206,6 +215,27 @@ impl SessionCtx {
                         Err(why) => return Flow::End(Err(why)),
                     }
                 }
+            }
+        }
+    }
+
+    /// Settles the entry of the group posted before (see [`Checkpoints::settle`]); one whose
+    /// counts are not durable yet waits for the next post, and one that cannot be written keeps
+    /// its attempts, which costs only their bytes. Not after a takeover: the entry is the new
+    /// owner's to write.
+    async fn settle_previous(&self, link: &mut Link) {
+        let Some((position, attempts)) = link.unsettled.take() else {
+            return;
+        };
+        if self.lost.is_cancelled() {
+            return;
+        }
+        let group = self.groups.name(position);
+        match self.checkpoints().settle(group, &attempts).await {
+            Ok(true) => {}
+            Ok(false) => link.unsettled = Some((position, attempts)),
+            Err(err) => {
+                tracing::warn!(user.id = %self.user, cycle = self.cycle_no, error = %err, "cannot settle a posted group's checkpoint entry; it keeps its counted attempts");
             }
         }
     }

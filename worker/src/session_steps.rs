@@ -49,6 +49,7 @@ impl SessionCtx {
             link: Link {
                 connection: None,
                 reconnects: 0,
+                unsettled: None,
             },
             tally: Tally::default(),
             interval: Duration::ZERO,

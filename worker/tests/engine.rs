@@ -451,3 +451,53 @@ async fn a_cycle_delivered_twice_to_its_worker_posts_each_group_once() {
     assert_one_post_per_group_per_cycle(&journal, 4);
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_posted_group_whose_count_is_durable_keeps_no_attempt_in_its_checkpoint() {
+    // Counters flush every 50 ms here and posts are a second apart: by a group's next post,
+    // the one before it is counted in stats.json, and its entry needs only "done".
+    let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
+    engine.tenant("lean", 4).await;
+    engine
+        .store()
+        .update_user(&uid("lean"), |u| {
+            u.delay_between_posts = 1;
+            u.delay_between_cycles = 3_600;
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.start_bot("lean", 1).await,
+        CommandOutcome::Running { .. }
+    ));
+    engine
+        .wait_journal(20, "three posts", |j| j.len() >= 3)
+        .await;
+    let cycle = engine.journal()[0].cycle;
+    let entries: HashMap<String, String> = engine
+        .coord()
+        .checkpoint_get_all("lean", cycle)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let posted: Vec<String> = engine.journal().iter().map(|e| e.target.clone()).collect();
+    for earlier in &posted[..2] {
+        assert_eq!(
+            entries.get(earlier).map(String::as_str),
+            Some("d\u{1f}\u{1f}"),
+            "{earlier}: {entries:?}"
+        );
+    }
+    let (dir, journal_path) = engine.shutdown().await;
+    let journal = herald_telegram::sim::Journal::read_all(&journal_path).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("data/stats.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        stats["users"]["lean"]["total_posts"],
+        journal.len() as u64,
+        "every post counted once"
+    );
+}
