@@ -31,7 +31,7 @@ pub struct SimConnection {
     /// Held while connected; dropping it releases the session.
     pub(crate) _lock: super::state::SessionLock,
     pub(crate) state: SessionState,
-    pub(crate) faults: Faults,
+    pub(crate) faults: Arc<Faults>,
 }
 
 /// What an attempt will do, decided before its latency elapses.

@@ -61,6 +61,8 @@ const DUPLICATED: &str = "AUTH_KEY_DUPLICATED";
 
 pub(crate) struct SimInner {
     pub(crate) scenario: Scenario,
+    /// The faults of every session the scenario does not name, shared by their connections.
+    pub(crate) base_faults: Arc<scenario::Faults>,
     pub(crate) journal: Option<Journal>,
     pub(crate) state: state::StateDir,
     pub(crate) config: TelegramConfig,
@@ -101,6 +103,7 @@ impl World {
             shared_state_dir.or_else(|| journal.as_ref().map(|j| default_state_dir(j.path())));
         Ok(Self {
             inner: Arc::new(SimInner {
+                base_faults: scenario.base(),
                 scenario,
                 journal,
                 state: state::StateDir::open(dir)?,
@@ -141,7 +144,10 @@ impl World {
             log_name: crate::mask_session_name(session),
             _lock: lock,
             state: self.inner.state.load(session),
-            faults: self.inner.scenario.faults_for(session),
+            faults: self
+                .inner
+                .scenario
+                .shared_faults_for(session, &self.inner.base_faults),
         }))
     }
 

@@ -46,6 +46,7 @@
 //! ([`crate::classify_rpc`]); a code of the wrong class is refused at load.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -334,6 +335,27 @@ impl Scenario {
             .find(|r| glob_match(&r.session, name))
             .cloned();
         f
+    }
+
+    /// [`Scenario::faults_for`], sharing `base` (the scenario's [`Scenario::base`]) with every
+    /// session that no override and no `die_after_posts` rule names: 10,000 simulated accounts
+    /// had held a copy each (160 bytes, BENCHMARKS.md, cost).
+    pub(crate) fn shared_faults_for(&self, name: &str, base: &Arc<Faults>) -> Arc<Faults> {
+        let named = self.overrides.iter().any(|o| glob_match(&o.session, name))
+            || self
+                .die_after_posts
+                .iter()
+                .any(|r| glob_match(&r.session, name));
+        if named {
+            Arc::new(self.faults_for(name))
+        } else {
+            Arc::clone(base)
+        }
+    }
+
+    /// The faults of a session no rule names.
+    pub(crate) fn base(&self) -> Arc<Faults> {
+        Arc::new(self.base_faults())
     }
 
     /// The error a post to `target` always meets, if the scenario fixes one.

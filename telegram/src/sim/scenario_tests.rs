@@ -130,3 +130,30 @@ fn load_picks_the_format_by_extension_and_names_the_file() {
         .unwrap_or_default();
     assert!(msg.starts_with("simulator scenario: bad.toml:"), "{msg}");
 }
+
+#[test]
+fn sessions_no_rule_names_share_the_base_faults_and_named_ones_get_theirs() {
+    let scenario = Scenario::from_toml_str(
+        r#"
+latency_ms = 5
+[[die_after_posts]]
+session = "doomed*"
+posts = 1
+code = "USER_DEACTIVATED_BAN"
+[[overrides]]
+session = "slow-*"
+latency_ms = 2000
+"#,
+    )
+    .expect("valid");
+    let base = scenario.base();
+    let plain = scenario.shared_faults_for("+254700000001.session", &base);
+    assert!(Arc::ptr_eq(&plain, &base));
+    assert_eq!(plain.latency, Latency::Fixed(5));
+    assert!(plain.die_after.is_none());
+    let slow = scenario.shared_faults_for("slow-1.session", &base);
+    assert!(!Arc::ptr_eq(&slow, &base));
+    assert_eq!(slow.latency, Latency::Fixed(2000));
+    let doomed = scenario.shared_faults_for("doomed-1.session", &base);
+    assert_eq!(doomed.die_after.as_ref().map(|r| r.posts), Some(1));
+}
