@@ -49,6 +49,27 @@ fn assert_one_post_per_group_per_cycle(journal: &[JournalEntry], groups: usize) 
     }
 }
 
+/// One engine, one tenant of four groups started with one session: a post a second, the next
+/// cycle an hour away.
+async fn one_slow_tenant(user: &str) -> Engine {
+    let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
+    engine.tenant(user, 4).await;
+    engine
+        .store()
+        .update_user(&uid(user), |u| {
+            u.delay_between_posts = 1;
+            u.delay_between_cycles = 3_600;
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.start_bot(user, 1).await,
+        CommandOutcome::Running { .. }
+    ));
+    engine
+}
+
 #[tokio::test]
 async fn every_group_gets_one_post_per_cycle_and_counters_match_the_journal() {
     let engine = Engine::start(Options::new(9, "latency_ms = { min = 1, max = 5 }"), 1).await;
@@ -412,21 +433,7 @@ async fn a_checkpoint_entry_that_cannot_be_read_is_in_doubt_never_posted_again_t
 async fn a_cycle_delivered_twice_to_its_worker_posts_each_group_once() {
     // A cycle emitted again while it waited in the queue reaches the worker a second time, and
     // the worker's own claim succeeds again: only the run already going on may post.
-    let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
-    engine.tenant("twice", 4).await;
-    engine
-        .store()
-        .update_user(&uid("twice"), |u| {
-            u.delay_between_posts = 1;
-            u.delay_between_cycles = 3_600;
-            Ok::<_, ()>(())
-        })
-        .await
-        .unwrap();
-    assert!(matches!(
-        engine.start_bot("twice", 1).await,
-        CommandOutcome::Running { .. }
-    ));
+    let engine = one_slow_tenant("twice").await;
     engine
         .wait_journal(20, "the first post", |j| !j.is_empty())
         .await;
@@ -456,21 +463,7 @@ async fn a_cycle_delivered_twice_to_its_worker_posts_each_group_once() {
 async fn a_posted_group_whose_count_is_durable_keeps_no_attempt_in_its_checkpoint() {
     // Counters flush every 50 ms here and posts are a second apart: by a group's next post,
     // the one before it is counted in stats.json, and its entry needs only "done".
-    let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
-    engine.tenant("lean", 4).await;
-    engine
-        .store()
-        .update_user(&uid("lean"), |u| {
-            u.delay_between_posts = 1;
-            u.delay_between_cycles = 3_600;
-            Ok::<_, ()>(())
-        })
-        .await
-        .unwrap();
-    assert!(matches!(
-        engine.start_bot("lean", 1).await,
-        CommandOutcome::Running { .. }
-    ));
+    let engine = one_slow_tenant("lean").await;
     engine
         .wait_journal(20, "three posts", |j| j.len() >= 3)
         .await;
