@@ -219,10 +219,10 @@ impl SessionCtx {
         }
     }
 
-    /// Settles the entry of the group posted before (see [`Checkpoints::settle`]); one whose
-    /// counts are not durable yet waits for the next post, and one that cannot be written keeps
-    /// its attempts, which costs only their bytes. Not after a takeover: the entry is the new
-    /// owner's to write.
+    /// Settles the entry of the group posted before (see [`Checkpoints::settle`]). One whose
+    /// counts are not durable yet is tried again before the next post unless that post's own
+    /// group takes its place; one left unsettled, or that cannot be written, keeps its attempts,
+    /// which costs only their bytes. Not after a takeover: the entry is the new owner's to write.
     async fn settle_previous(&self, link: &mut Link) {
         let Some((position, attempts)) = link.unsettled.take() else {
             return;
