@@ -12,8 +12,8 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-/// Bytes kept before they go to the file.
-const SPILL_AT: usize = 64 * 1024;
+/// Bytes kept before they go to the file (also the piece in which an encoder copies a run).
+pub(crate) const SPILL_AT: usize = 64 * 1024;
 
 /// An encoder's output: appended to through [`Output::buf`], spilled between records.
 #[derive(Debug)]

@@ -15,6 +15,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use crate::doc_file::Output;
+use crate::output::SPILL_AT;
 use crate::users::{User, UsersDoc};
 
 /// Where one record's entry (`    "<id>": {...}`, without the separator before it) sits in a
@@ -186,12 +187,10 @@ fn entry(out: &mut Vec<u8>, id: &str, user: &User) -> serde_json::Result<()> {
 /// be read or is not a run of entries (it must open an entry and close a record). `out` then
 /// holds part of it, and the caller starts the output again.
 fn copy(file: &File, run: &Run, out: &mut Output<'_>) -> serde_json::Result<bool> {
-    const PIECE: u64 = 64 * 1024;
     let mut at = run.start;
     while at < run.end {
-        let Ok(len) = usize::try_from((run.end - at).min(PIECE)) else {
-            return Ok(false);
-        };
+        // At most a spill's worth, so it fits a usize.
+        let len = (run.end - at).min(SPILL_AT as u64) as usize;
         let buf = out.buf();
         let from = buf.len();
         buf.resize(from + len, 0);
