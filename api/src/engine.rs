@@ -84,6 +84,22 @@ pub struct EngineHealth {
     pub in_flight_cycles: u64,
 }
 
+/// What the operator's console shows of the engine: who runs, which sessions wait out a flood
+/// wait, which cycles are in flight. The records are coordination's own ([`herald_jobs`]).
+#[derive(Debug, Clone, Default)]
+pub struct EngineActivity {
+    /// Live workers and schedulers, schedulers first (the leader first).
+    pub processes: Vec<herald_jobs::Presence>,
+    /// Sessions in a pause now, with its end, soonest first.
+    pub flood_waits: Vec<(String, DateTime<Utc>)>,
+    pub in_flight_count: u64,
+    /// Up to [`IN_FLIGHT_LISTED`] of the cycles in flight, by user.
+    pub in_flight: Vec<(String, herald_jobs::InFlight)>,
+}
+
+/// How many cycles in flight [`EnginePort::activity`] lists (the count covers all).
+pub const IN_FLIGHT_LISTED: usize = 100;
+
 #[derive(Debug, thiserror::Error)]
 #[error("the engine is unavailable: {0}")]
 pub struct EngineError(pub String);
@@ -103,4 +119,6 @@ pub trait EnginePort: Send + Sync + 'static {
     async fn bot_view(&self, user: &UserId) -> Result<BotView, EngineError>;
 
     async fn health(&self) -> Result<EngineHealth, EngineError>;
+
+    async fn activity(&self) -> Result<EngineActivity, EngineError>;
 }

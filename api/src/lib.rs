@@ -10,11 +10,13 @@
 //! - [`auth`]: the tenant and admin extractors. [`claims`]: the token format.
 //! - [`routes`]: handlers, one module per group. [`error`]: the one error-to-answer mapping.
 //! - [`state`]: shared state and the ports. [`engine`]: the port to the workers.
+//! - [`console`]: the operator's page, `/console`, and the admin JSON it reads.
 //! - `tenants`: the one rule for tenants Herald has not seen (configuration writes register).
 
 pub mod auth;
 mod body;
 pub mod claims;
+pub mod console;
 pub mod engine;
 pub mod error;
 mod middleware;
@@ -99,6 +101,11 @@ fn routes(config: &ApiConfig) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin_groups::update))
         .routes(routes!(admin_groups::validate))
         .routes(routes!(admin_users::unsuspend))
+        .routes(routes!(admin_users::release))
+        .routes(routes!(admin_users::unblock_group))
+        .routes(routes!(console::overview::overview))
+        .routes(routes!(console::tenants::tenants))
+        .routes(routes!(console::tenants::tenant_activity))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .merge(uploads)
         .split_for_parts();
@@ -164,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .entry("/api/openapi.json".into())
         .or_default();
     doc.paths.paths.entry("/metrics".into()).or_default();
+    doc.paths.paths.entry("/console".into()).or_default();
     let doc_json = std::sync::Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into()));
     let origins: Vec<HeaderValue> = config
         .frontend_urls
@@ -188,6 +196,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/metrics", axum::routing::get(middleware::metrics_endpoint))
+        .merge(console::pages())
         .fallback(middleware::not_found)
         .layer(axum::middleware::from_fn(middleware::record))
         .layer(TimeoutLayer::with_status_code(
@@ -208,7 +217,10 @@ pub async fn serve(
     // `into_make_service` hands each connection a clone of the finished router (a reference
     // count); serving the `Router` itself rebuilds its route table per connection (axum 0.8),
     // which a burst of 100 clients starting their bots measured at about 6 MB while it lasted.
-    axum::serve(listener, router(state).into_make_service())
+    let sampling = tokio::spawn(console::sample(state.clone()));
+    let served = axum::serve(listener, router(state).into_make_service())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sampling.abort();
+    served
 }

@@ -104,6 +104,8 @@ pub(crate) struct Inner {
     pub(crate) config: ApiConfig,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) decoding_key: DecodingKey,
+    /// The console's charts, sampled while this process serves.
+    pub(crate) activity: crate::console::activity::Activity,
 }
 
 impl std::fmt::Debug for AppState {
@@ -132,6 +134,7 @@ impl AppState {
                 config,
                 metrics,
                 decoding_key,
+                activity: crate::console::activity::Activity::new(chrono::Utc::now()),
             }),
         })
     }

@@ -22,7 +22,7 @@ pub mod testing;
 pub use command::{Command, CommandAction, CommandOutcome, CommandReply, RefusalReason};
 pub use coord::{
     CancelOutcome, Claim, CoordConfig, Coordination, CycleState, Hold, InFlight, Liveness,
-    RedisConfig, ReplyWaiter,
+    Presence, RedisConfig, ReplyWaiter, Role,
 };
 pub use cycle::Cycle;
 pub use error::{JobError, JobsError};

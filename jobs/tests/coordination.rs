@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use herald_jobs::testing::RedisServer;
 use herald_jobs::{
     CancelOutcome, Claim, CommandOutcome, CommandReply, CoordConfig, Coordination, CycleState,
-    Hold, RedisConfig, clock,
+    Hold, Presence, RedisConfig, Role, clock,
 };
 
 fn config() -> CoordConfig {
@@ -57,6 +57,7 @@ both_backends!(
     a_schedule_change_wakes_the_waiting_scheduler,
     liveness_follows_the_cycle,
     holds_renew_together_and_each_says_if_it_was_kept,
+    the_console_lists_live_processes_paused_sessions_and_cycles_in_flight,
 );
 
 async fn leases_are_exclusive_renewable_and_expire(c: Coordination) {
@@ -523,4 +524,90 @@ async fn holds_renew_together_and_each_says_if_it_was_kept(c: Coordination) {
         [false, false]
     );
     assert!(c.renew_holds(&[], ttl).await.unwrap().is_empty());
+}
+
+async fn the_console_lists_live_processes_paused_sessions_and_cycles_in_flight(c: Coordination) {
+    let long = Duration::from_secs(60);
+    let mut worker = Presence::new("w1", Role::Worker, long);
+    worker.cycles = 3;
+    c.announce(&worker).await.unwrap();
+    let mut leader = Presence::new("s2", Role::Scheduler, long);
+    leader.leader = true;
+    leader.lag_ms = Some(12);
+    c.announce(&leader).await.unwrap();
+    c.announce(&Presence::new("s1", Role::Scheduler, long))
+        .await
+        .unwrap();
+    // `herald all`: a worker and a scheduler under one name are two processes' worth.
+    c.announce(&Presence::new("s1", Role::Worker, long))
+        .await
+        .unwrap();
+    c.announce(&Presence::new(
+        "gone",
+        Role::Worker,
+        Duration::from_millis(200),
+    ))
+    .await
+    .unwrap();
+    let ids = |list: &[Presence]| list.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+    let listed = c.presences().await.unwrap();
+    assert_eq!(
+        ids(&listed),
+        ["s2", "s1", "gone", "s1", "w1"],
+        "leader first, then standbys, then workers"
+    );
+    assert_eq!(
+        listed[0], leader,
+        "an announcement reads back as it was made"
+    );
+    // A newer announcement replaces the older one.
+    worker.cycles = 4;
+    worker.seen(long);
+    c.announce(&worker).await.unwrap();
+
+    let now = clock::now();
+    c.pause_session("late", now + TimeDelta::seconds(90))
+        .await
+        .unwrap();
+    c.pause_session("soon", now + TimeDelta::seconds(30))
+        .await
+        .unwrap();
+    c.pause_session("brief", now + TimeDelta::milliseconds(200))
+        .await
+        .unwrap();
+
+    c.schedule("u1", now - TimeDelta::seconds(2)).await.unwrap();
+    c.schedule("u2", now - TimeDelta::seconds(1)).await.unwrap();
+    c.schedule("u3", now + TimeDelta::hours(1)).await.unwrap();
+    assert_eq!(c.take_due(now, 100).await.unwrap().len(), 2);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listed = c.presences().await.unwrap();
+    assert_eq!(
+        ids(&listed),
+        ["s2", "s1", "s1", "w1"],
+        "a lapsed announcement is gone"
+    );
+    assert_eq!(listed[3].cycles, 4);
+    let paused: Vec<String> = c
+        .paused_sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        paused,
+        ["soon", "late"],
+        "a lapsed pause is gone; soonest first"
+    );
+    let mut users = c.in_flight_users(10).await.unwrap();
+    users.sort();
+    assert_eq!(
+        users,
+        ["u1", "u2"],
+        "only cycles in flight, not scheduled ones"
+    );
+    assert_eq!(c.in_flight_users(1).await.unwrap().len(), 1);
+    assert!(c.in_flight_users(0).await.unwrap().is_empty());
 }

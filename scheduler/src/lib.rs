@@ -9,10 +9,12 @@
 //! state not its own), it stops every running bot in one write and says why in each tenant's log:
 //! tenants start their bots again themselves. It never runs a cycle and never touches Telegram.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use herald_data::{BotStatus, Level, Store, UserId};
-use herald_jobs::{Coordination, JobsError, Queue, clock};
+use herald_jobs::{Coordination, JobsError, Presence, Queue, Role, clock};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -60,6 +62,8 @@ pub struct Scheduler {
     queue: Queue,
     store: Store,
     config: SchedulerConfig,
+    /// The largest lag emitted since the last announcement, in ms plus one (0: none).
+    lag_ms: Arc<AtomicU64>,
 }
 
 impl Scheduler {
@@ -74,6 +78,7 @@ impl Scheduler {
             queue,
             store,
             config,
+            lag_ms: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -83,6 +88,8 @@ impl Scheduler {
         let mut leading = false;
         let mut renewed = Instant::now();
         let mut stall_checked = Instant::now();
+        let mut presence =
+            Presence::new(&self.config.holder, Role::Scheduler, self.config.lease_ttl);
         tracing::info!(holder = %self.config.holder, "scheduler started; competing for leadership");
         while !shutdown.is_cancelled() {
             if !leading || renewed.elapsed() >= self.config.lease_ttl / 3 {
@@ -98,6 +105,7 @@ impl Scheduler {
                         leading = false;
                     }
                 }
+                self.announce(&mut presence, leading).await;
             }
             if !leading {
                 self.pause(self.config.lease_ttl / 3, &shutdown).await;
@@ -123,6 +131,17 @@ impl Scheduler {
                 .await;
         }
         tracing::info!("scheduler stopped");
+    }
+
+    /// Says who this scheduler is, whether it leads and its largest lag since it last said so
+    /// (the console's view; it guards nothing, so a failure is only logged).
+    async fn announce(&self, presence: &mut Presence, leading: bool) {
+        presence.leader = leading;
+        presence.lag_ms = self.lag_ms.swap(0, Ordering::Relaxed).checked_sub(1);
+        presence.seen(self.config.lease_ttl);
+        if let Err(err) = self.coord.announce(presence).await {
+            tracing::warn!(error = %err, "cannot announce this scheduler; trying again");
+        }
     }
 
     /// Takes or keeps leadership; on taking it over, applies the restart rule.
@@ -192,6 +211,8 @@ impl Scheduler {
             for cycle in &due {
                 let lag = (now - cycle.due_at).to_std().unwrap_or_default();
                 metrics::histogram!("herald_scheduler_lag_seconds").record(lag.as_secs_f64());
+                let ms = u64::try_from(lag.as_millis()).unwrap_or(u64::MAX - 1);
+                self.lag_ms.fetch_max(ms + 1, Ordering::Relaxed);
             }
             metrics::counter!("herald_cycles_emitted_total").increment(due.len() as u64);
         }

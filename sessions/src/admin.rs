@@ -274,6 +274,23 @@ impl Pool {
             .await?)
     }
 
+    /// Lets the tenant's sessions post to `group` again: an operator decided the block is over
+    /// (an admin of the chat lifted it). `false` when the group was not blocked.
+    pub async fn unblock_group(&self, user: &UserId, group: &str) -> Result<bool, SessionsError> {
+        let (id, group) = (user.to_string(), group.to_owned());
+        Ok(self
+            .store
+            .update_users(move |doc| {
+                let user = user_mut(doc, &id)?;
+                if !user.blocked_groups.iter().any(|b| b.group == group) {
+                    return Ok(false);
+                }
+                user.blocked_groups.retain(|b| b.group != group);
+                Ok(true)
+            })
+            .await?)
+    }
+
     /// The file of a session where it currently lies, for verification by an admin.
     pub fn current_file(&self, session: &str) -> Result<Option<std::path::PathBuf>, SessionsError> {
         let located = self.locate(session)?;

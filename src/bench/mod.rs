@@ -2,6 +2,7 @@
 //! what it measured and, where one exists, the limit it measured beside it in the same run.
 //! Benchmarks never run in the test suite.
 
+pub mod console;
 pub mod cost;
 pub mod dispatch;
 pub mod http;
@@ -35,6 +36,8 @@ pub enum BenchCommand {
     Memory(memory::MemoryArgs),
     /// Memory and CPU of running bots, whole process and per bot, on the simulator or the grammers path.
     Cost(cost::CostArgs),
+    /// The operator's console's requests with many tenants, from another process.
+    Console(console::ConsoleArgs),
 }
 
 pub fn run(config: &Config, command: BenchCommand) -> anyhow::Result<()> {
@@ -47,6 +50,7 @@ pub fn run(config: &Config, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Writes(args) => writes::run(&args),
         BenchCommand::Memory(args) => memory::run(&args),
         BenchCommand::Cost(args) => cost::run(&args),
+        BenchCommand::Console(args) => console::run(&args),
     }
 }
 

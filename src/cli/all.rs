@@ -196,7 +196,13 @@ fn print_demo(config: &Config, address: std::net::SocketAddr) -> anyhow::Result<
     writeln!(out, "Data directory: {}", config.data_dir.display())?;
     writeln!(
         out,
-        "API:            {url}   (OpenAPI: {url}/api/openapi.json)\n"
+        "API:            {url}   (OpenAPI: {url}/api/openapi.json)"
+    )?;
+    // The token rides in the fragment, which browsers never send to a server; the page moves it
+    // into the tab's sessionStorage and drops it from the address bar.
+    writeln!(
+        out,
+        "Console:        {url}/console#token={admin}   (signed in as the demo admin)\n"
     )?;
     writeln!(out, "TENANT_TOKEN={tenant}")?;
     writeln!(out, "ADMIN_TOKEN={admin}\n")?;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use herald_api::engine::{
-    BotCommand, BotView, CommandOutcome, CycleState, EngineError, EngineHealth, EnginePort, Refusal,
+    BotCommand, BotView, CommandOutcome, CycleState, EngineActivity, EngineError, EngineHealth,
+    EnginePort, IN_FLIGHT_LISTED, Refusal,
 };
 use herald_api::{ApiConfig, AppState, HealthReport, SessionChecker, SessionHealth};
 use herald_data::{ExecutionMode, Store, UserId};
@@ -123,6 +124,32 @@ impl EnginePort for EngineAdapter {
             scheduler_running: renewed.is_some_and(|at| clock::now() - at < ttl),
             queued_jobs: depth.commands_waiting + depth.cycles_waiting,
             in_flight_cycles: self.coord.in_flight_count().await.map_err(engine_error)?,
+        })
+    }
+
+    async fn activity(&self) -> Result<EngineActivity, EngineError> {
+        let c = &self.coord;
+        let (processes, flood_waits, in_flight_count, users) = tokio::try_join!(
+            c.presences(),
+            c.paused_sessions(),
+            c.in_flight_count(),
+            c.in_flight_users(IN_FLIGHT_LISTED),
+        )
+        .map_err(engine_error)?;
+        let cycles = futures::future::try_join_all(users.iter().map(|u| c.in_flight(u)))
+            .await
+            .map_err(engine_error)?;
+        let in_flight = users
+            .into_iter()
+            .zip(cycles)
+            // A cycle that finished between the two reads is no longer in flight.
+            .filter_map(|(user, cycle)| Some((user, cycle?)))
+            .collect();
+        Ok(EngineActivity {
+            processes,
+            flood_waits,
+            in_flight_count,
+            in_flight,
         })
     }
 }

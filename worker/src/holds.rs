@@ -168,6 +168,11 @@ impl Renewer {
         })
     }
 
+    /// Cycles this process runs now.
+    pub(crate) fn running(&self) -> usize {
+        self.cycles().len()
+    }
+
     fn cycles(&self) -> MutexGuard<'_, Running> {
         self.cycles.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -18,6 +18,7 @@
 //! - `delivery`: exactly one post and one count per group per cycle (checkpoint, random id,
 //!   send, count, resume), read top to bottom.
 //! - `holds`: leases and permits of running cycles, renewed together while the worker lives.
+//! - `presence`: the worker's announcement of itself (the console's list of workers).
 
 pub mod command;
 mod credentials;
@@ -27,6 +28,7 @@ mod holds;
 pub mod outcome;
 mod pause;
 pub mod plan;
+mod presence;
 mod session_run;
 mod session_steps;
 
@@ -115,6 +117,13 @@ impl Worker {
         shutdown: CancellationToken,
     ) -> Worker {
         let renewer = holds::Renewer::start(coord.clone(), config.lease_ttl, config.renew_every);
+        presence::start(
+            coord.clone(),
+            &config.holder,
+            Arc::downgrade(&renewer),
+            (config.renew_every, config.lease_ttl),
+            shutdown.clone(),
+        );
         Worker {
             inner: Arc::new(Inner {
                 renewer,

@@ -133,6 +133,7 @@ pub(super) struct Memory {
     config: CoordConfig,
     state: Mutex<State>,
     changed: Notify,
+    presences: super::presence::PresenceBook,
 }
 
 fn after(d: Duration) -> DateTime<Utc> {
@@ -145,6 +146,7 @@ impl Memory {
             config,
             state: Mutex::new(State::default()),
             changed: Notify::new(),
+            presences: Default::default(),
         }
     }
 
@@ -549,6 +551,35 @@ impl Memory {
             .get(session)
             .copied()
             .filter(|until| *until > now))
+    }
+
+    pub(super) async fn announce(&self, presence: &super::Presence) -> Result<(), JobsError> {
+        self.presences.announce(presence);
+        Ok(())
+    }
+
+    pub(super) async fn presences(&self) -> Result<Vec<super::Presence>, JobsError> {
+        Ok(self.presences.live())
+    }
+
+    pub(super) async fn paused_sessions(&self) -> Result<Vec<(String, DateTime<Utc>)>, JobsError> {
+        let now = clock::now();
+        let mut state = self.state();
+        // Lapsed pauses go here, as Redis lets them expire.
+        state.pauses.retain(|_, until| *until > now);
+        let mut paused: Vec<_> = state.pauses.iter().map(|(s, u)| (s.clone(), *u)).collect();
+        paused.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        Ok(paused)
+    }
+
+    pub(super) async fn in_flight_users(&self, limit: usize) -> Result<Vec<String>, JobsError> {
+        Ok(self
+            .state()
+            .inflight
+            .up_to(DateTime::<Utc>::MAX_UTC, limit)
+            .into_iter()
+            .map(|(user, _)| user)
+            .collect())
     }
 
     /// Hands the reply to its waiter, or keeps it for `reply_ttl` when none takes it. A reply

@@ -10,7 +10,9 @@
 
 mod memory;
 mod packed;
+mod presence;
 mod redis;
+mod redis_console;
 mod zset;
 
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use crate::JobsError;
 use crate::command::CommandReply;
 use crate::cycle::Cycle;
 
+pub use self::presence::{Presence, Role};
 pub use self::redis::RedisConfig;
 
 /// The outcome of [`Coordination::claim_cycle`].
@@ -364,6 +367,28 @@ impl Coordination {
         session: &str,
     ) -> Result<Option<DateTime<Utc>>, JobsError> {
         delegate!(self, session_paused_until(session))
+    }
+
+    /// Sessions waiting out a pause now, soonest first.
+    pub async fn paused_sessions(&self) -> Result<Vec<(String, DateTime<Utc>)>, JobsError> {
+        delegate!(self, paused_sessions())
+    }
+
+    // ---- presence (who runs: the console's and the metrics' view) ----
+
+    /// Records a process's announcement (see [`Presence`]).
+    pub async fn announce(&self, presence: &Presence) -> Result<(), JobsError> {
+        delegate!(self, announce(presence))
+    }
+
+    /// The processes whose last announcement has not lapsed: schedulers first, leader first.
+    pub async fn presences(&self) -> Result<Vec<Presence>, JobsError> {
+        delegate!(self, presences())
+    }
+
+    /// Up to `limit` users with a cycle in flight, earliest claim deadline first.
+    pub async fn in_flight_users(&self, limit: usize) -> Result<Vec<String>, JobsError> {
+        delegate!(self, in_flight_users(limit))
     }
 
     // ---- liveness ----

@@ -142,11 +142,11 @@ impl Drop for RedisCoord {
     }
 }
 
-fn ms(at: DateTime<Utc>) -> i64 {
+pub(super) fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
-fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
+pub(super) fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms).single()
 }
 
@@ -180,7 +180,7 @@ impl RedisCoord {
         })
     }
 
-    fn key(&self, parts: &[&str]) -> String {
+    pub(super) fn key(&self, parts: &[&str]) -> String {
         let mut key = self.prefix.clone();
         for part in parts {
             key.push(':');
@@ -189,7 +189,7 @@ impl RedisCoord {
         key
     }
 
-    fn conn(&self) -> ConnectionManager {
+    pub(super) fn conn(&self) -> ConnectionManager {
         self.conn.clone()
     }
 
@@ -607,7 +607,10 @@ impl RedisCoord {
             .scripts
             .pause_session
             .key(self.key(&["pause", session]))
+            .key(self.key(&["pauses"]))
             .arg(ms(until))
+            .arg(session)
+            .arg(ms(crate::clock::now()))
             .invoke_async(&mut self.conn())
             .await?;
         Ok(())
