@@ -387,5 +387,4 @@ async fn the_console_shows_a_running_demo_and_lifts_a_suspension() {
             "{what} holds a session path"
         );
     }
-    browser.quit().await;
 }

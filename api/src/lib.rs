@@ -103,6 +103,7 @@ fn routes(config: &ApiConfig) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin_users::unsuspend))
         .routes(routes!(admin_users::release))
         .routes(routes!(admin_users::unblock_group))
+        .routes(routes!(console::page))
         .routes(routes!(console::overview::overview))
         .routes(routes!(console::tenants::tenants))
         .routes(routes!(console::tenants::tenant_activity))
@@ -171,7 +172,6 @@ pub fn router(state: AppState) -> Router {
         .entry("/api/openapi.json".into())
         .or_default();
     doc.paths.paths.entry("/metrics".into()).or_default();
-    doc.paths.paths.entry("/console".into()).or_default();
     let doc_json = std::sync::Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into()));
     let origins: Vec<HeaderValue> = config
         .frontend_urls
@@ -196,7 +196,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/metrics", axum::routing::get(middleware::metrics_endpoint))
-        .merge(console::pages())
+        .merge(console::assets())
         .fallback(middleware::not_found)
         .layer(axum::middleware::from_fn(middleware::record))
         .layer(TimeoutLayer::with_status_code(

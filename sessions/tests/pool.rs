@@ -312,6 +312,36 @@ async fn admin_operations_follow_the_same_rules() {
     assert_eq!(pool.release(&uid("a")).await.unwrap().len(), 1);
     assert!(files_in(dir.path(), "assigned/a").is_empty());
 
+    // Unblocking lifts only the group named, and says when there was nothing to lift.
+    pool.store()
+        .update_user(&uid("a"), |u| {
+            for group in ["@closed", "@other"] {
+                u.blocked_groups.push(herald_data::BlockedGroup {
+                    group: group.into(),
+                    reason: "CHAT_WRITE_FORBIDDEN".into(),
+                    at: chrono::Utc::now(),
+                });
+            }
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    assert!(pool.unblock_group(&uid("a"), "@closed").await.unwrap());
+    assert!(!pool.unblock_group(&uid("a"), "@closed").await.unwrap());
+    let blocked: Vec<String> = pool
+        .store()
+        .user("a")
+        .unwrap()
+        .blocked_groups
+        .iter()
+        .map(|b| b.group.clone())
+        .collect();
+    assert_eq!(blocked, ["@other"]);
+    assert!(matches!(
+        pool.unblock_group(&uid("nobody"), "@other").await,
+        Err(SessionsError::UserNotFound)
+    ));
+
     for bad in ["../x.session", "x.txt"] {
         assert!(
             matches!(pool.locate(bad), Err(SessionsError::Invalid(_))),

@@ -267,3 +267,132 @@ async fn hostile_zips_are_refused_entry_by_entry_or_whole() {
     detail(&body);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_console_pages_filters_and_acts_through_admin_routes_only() {
+    let app = spawn_app(3).await;
+    let admin = app.admin_token();
+    for user in ["alice", "bob", "carol"] {
+        app.register(user).await;
+    }
+
+    // The page is public and carries no data; its JSON is for admins only.
+    let page = reqwest::get(format!("{}/console", app.url)).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(page.text().await.unwrap().contains("/console/app.js"));
+    let (status, _) = app
+        .get("/api/admin/console/overview", &app.token("alice"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.get("/api/admin/console/tenants", "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, body) = app.get("/api/admin/console/overview", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["pool"]["unused"], 3, "{body}");
+    assert_eq!(body["tenants"]["total"], 3, "{body}");
+    let roles: Vec<(&str, bool)> = body["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["role"].as_str().unwrap(), p["leader"].as_bool().unwrap()))
+        .collect();
+    assert!(
+        roles.contains(&("scheduler", true)) && roles.contains(&("worker", false)),
+        "{body}"
+    );
+
+    // Paged in id order, filtered by status and by a piece of the id.
+    let (_, body) = app
+        .get("/api/admin/console/tenants?per_page=2&page=2", &admin)
+        .await;
+    assert_eq!(
+        (body["total"].as_u64(), body["pages"].as_u64()),
+        (Some(3), Some(2)),
+        "{body}"
+    );
+    assert_eq!(body["tenants"][0]["user_id"], "carol");
+    assert_eq!(body["tenants"][0]["status"], "stopped");
+    let (_, body) = app.get("/api/admin/console/tenants?q=ob", &admin).await;
+    assert_eq!(body["tenants"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["tenants"][0]["user_id"], "bob");
+    let (_, body) = app
+        .get("/api/admin/console/tenants?status=running", &admin)
+        .await;
+    assert_eq!(body["total"], 0, "{body}");
+    let (status, body) = app
+        .get("/api/admin/console/tenants?status=asleep", &admin)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = app
+        .get("/api/admin/console/tenants/alice/activity", &admin)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["minutes"].as_array().unwrap().len(), 60);
+    let (status, _) = app
+        .get("/api/admin/console/tenants/nobody/activity", &admin)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Release gives a stopped tenant's sessions back; unblocking what is not blocked changes nothing.
+    let (_, listing) = app.get("/api/admin/sessions/list", &admin).await;
+    let session = listing["sessions"]["unused"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = app
+        .post(
+            "/api/admin/sessions/assign",
+            &admin,
+            json!({"filename": session, "user_id": "alice"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .post("/api/admin/users/alice/release", &admin, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["released"], json!([session]));
+    let (_, listing) = app.get("/api/admin/sessions/list", &admin).await;
+    assert_eq!(listing["counts"]["unused"], 3, "{listing}");
+    let before = app.users_json();
+    let (status, body) = app
+        .post(
+            "/api/admin/users/alice/unblock-group",
+            &admin,
+            json!({"group": "@never"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"], "@never was not blocked");
+    let (status, _) = app
+        .post(
+            "/api/admin/users/alice/unblock-group",
+            &admin,
+            json!({"group": " "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .post(
+            "/api/admin/users/nobody/unblock-group",
+            &admin,
+            json!({"group": "@x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.users_json(),
+        before,
+        "refused or empty changes wrote nothing"
+    );
+    app.stop().await;
+}

@@ -247,16 +247,24 @@ impl Browser {
     }
 }
 
-impl Browser {
-    /// Ends the browser session (Chromium exits), then the driver.
-    pub(crate) async fn quit(self) {
-        let _ = self.http.delete(&self.base).send().await;
-    }
-}
-
 impl Drop for Browser {
+    /// Ends the browser session, so that Chromium exits (a killed chromedriver leaves it
+    /// running), then the driver; also when the test failed half-way.
     fn drop(&mut self) {
-        // The session ends with its driver; chromedriver takes its Chromium with it.
+        use std::io::{Read, Write};
+        if let Some(rest) = self.base.strip_prefix("http://")
+            && let Some((host, path)) = rest.split_once('/')
+            && let Ok(mut stream) = std::net::TcpStream::connect(host)
+        {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let mut answer = Vec::new();
+            let _ = stream
+                .write_all(request.as_bytes())
+                .and_then(|()| stream.read_to_end(&mut answer));
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

@@ -42,14 +42,18 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
-/// The page and its two assets.
-pub(crate) fn pages() -> Router<AppState> {
+/// Herald's addition: the operator's console, a page that asks for an admin token once and
+/// reads the admin routes with it.
+#[utoipa::path(get, path = "/console", tag = "console",
+    responses((status = 200, description = "The console's page (HTML); it carries no data", content_type = "text/html")))]
+pub async fn page() -> impl IntoResponse {
+    asset("text/html; charset=utf-8", INDEX)
+}
+
+/// The page's two assets (the page itself is routed with the documented routes).
+pub(crate) fn assets() -> Router<AppState> {
     use axum::routing::get;
     Router::new()
-        .route(
-            "/console",
-            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
-        )
         .route(
             "/console/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
