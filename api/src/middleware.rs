@@ -81,7 +81,6 @@ pub(crate) async fn metrics_endpoint(State(state): State<AppState>) -> Response 
             0.0
         });
     }
-    crate::console::overview::record_gauges(&state).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         Body::from(handle.render()),

@@ -328,6 +328,16 @@ async fn the_console_pages_filters_and_acts_through_admin_routes_only() {
         .get("/api/admin/console/tenants?status=running", &admin)
         .await;
     assert_eq!(body["total"], 0, "{body}");
+    let far = format!("/api/admin/console/tenants?page={}", usize::MAX);
+    let (status, body) = app.get(&far, &admin).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            body["total"].as_u64(),
+            body["tenants"].as_array().map(Vec::len)
+        ),
+        (Some(3), Some(0))
+    );
     let (status, body) = app
         .get("/api/admin/console/tenants?status=asleep", &admin)
         .await;

@@ -86,33 +86,44 @@ impl Browser {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    /// The command's `value`, or what went wrong (the driver's error, or no answer at all).
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let answer: Value = request.send().await.unwrap().json().await.unwrap();
-        if answer["value"].get("error").is_some() {
-            panic!("WebDriver {path}: {}", answer["value"]);
+        let answer: Value = request
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        match answer["value"].get("error") {
+            Some(_) => Err(answer["value"].to_string()),
+            None => Ok(answer["value"].clone()),
         }
-        answer["value"].clone()
     }
 
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.send(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"))
+    }
+
+    /// Like `call`, for what may fail while the page re-renders (an element gone).
     async fn try_call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> Option<Value> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer: Value = request.send().await.ok()?.json().await.ok()?;
-        answer["value"]
-            .get("error")
-            .is_none()
-            .then(|| answer["value"].clone())
+        self.send(method, path, body).await.ok()
     }
 
     pub(crate) async fn goto(&self, url: &str) {

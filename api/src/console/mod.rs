@@ -64,25 +64,27 @@ pub(crate) fn assets() -> Router<AppState> {
         )
 }
 
-/// How often the deployment's totals are sampled for the charts.
+/// How often the deployment's totals are sampled for the charts and the gauges.
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
-/// Samples the charts' totals until the task is dropped (see `activity`).
+/// Samples the charts' totals, and sets the deployment's gauges, until the task is dropped
+/// (see `activity`).
 pub(crate) async fn sample(state: AppState) {
     loop {
-        let lag = match state.inner.engine.activity().await {
-            Ok(engine) => engine
-                .processes
-                .iter()
-                .find(|p| p.leader)
-                .and_then(|p| p.lag_ms),
+        let engine = match state.inner.engine.activity().await {
+            Ok(engine) => Some(engine),
             Err(err) => {
                 tracing::debug!(error = %err, "console sampling: the engine is unreachable");
                 None
             }
         };
+        let lag = engine
+            .as_ref()
+            .and_then(|e| e.processes.iter().find(|p| p.leader))
+            .and_then(|p| p.lag_ms);
         let totals = activity::Totals::of(&state.inner.store.all_stats());
         state.inner.activity.observe(Utc::now(), totals, lag);
+        overview::record_gauges(&state, engine.as_ref(), totals).await;
         tokio::time::sleep(SAMPLE_EVERY).await;
     }
 }

@@ -114,9 +114,10 @@ pub async fn tenants(
     let matching = users.users.iter().filter(|(id, u)| {
         wanted.is_none_or(|w| u.bot_status == w) && (needle.is_empty() || id.contains(needle))
     });
+    let skip = (page - 1).saturating_mul(per_page);
     let (mut total, mut shown) = (0, Vec::with_capacity(per_page));
     for (id, user) in matching {
-        if total >= (page - 1) * per_page && shown.len() < per_page {
+        if total >= skip && shown.len() < per_page {
             shown.push((id.clone(), user.clone()));
         }
         total += 1;
