@@ -2,8 +2,9 @@
 //! compiled into the binary (no Node build on anyone's side), and the admin-only JSON it reads
 //! (`overview`, `tenants`). The page is public and carries no data; everything it shows comes
 //! through the admin routes with the token the operator pasted (kept in the tab's
-//! sessionStorage). Its actions are the admin routes that already exist. This module must never
-//! put a token, an api_hash or a server path in what it serves.
+//! sessionStorage). Its buttons call admin routes (`routes::admin_users` and `admin_sessions`;
+//! release and unblock-group were added for it). This module must never put a token, an
+//! api_hash or a server path in what it serves.
 //!
 //! - [`overview`]: pool, flood waits, quarantines, pairs, tenants by status, charts, processes.
 //! - [`tenants`]: tenants a page at a time; one tenant's hour.
