@@ -389,10 +389,11 @@ function drawChart(svg, title, minutes, cfg) {
     if (cfg.mark && cfg.mark(m)) g.append(s("circle", { class: "mark", cx: (x + slot / 2).toFixed(2), cy: T - 5, r: Math.min(3, slot / 2) }));
     kids.push(g);
   });
-  kids.push(
-    s("text", { class: "axis-label", x: L + offset * slot, y: H - 4 }, fmtMinute(minutes[0].at)),
-    s("text", { class: "axis-label", x: W - R, y: H - 4, "text-anchor": "end" }, fmtMinute(minutes[minutes.length - 1].at)),
-  );
+  // The oldest minute's label only where it cannot overlap the newest one's (a young chart).
+  if (W - R - (L + offset * slot) > 80) {
+    kids.push(s("text", { class: "axis-label", x: L + offset * slot, y: H - 4 }, fmtMinute(minutes[0].at)));
+  }
+  kids.push(s("text", { class: "axis-label", x: W - R, y: H - 4, "text-anchor": "end" }, fmtMinute(minutes[minutes.length - 1].at)));
   svg.replaceChildren(...kids);
 }
 
