@@ -60,13 +60,14 @@ fn defined_metrics() -> BTreeSet<String> {
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).unwrap();
                 for macro_call in ["counter!(", "gauge!(", "histogram!("] {
+                    // The macro's first argument, a string literal: the metric's name.
                     for piece in text.split(macro_call).skip(1) {
-                        let literal = piece.trim_start().trim_start_matches('"');
-                        defined.extend(
-                            metric_names(&literal[..literal.len().min(80)])
-                                .into_iter()
-                                .take(1),
-                        );
+                        if let Some(literal) = piece.trim_start().strip_prefix('"')
+                            && let Some((name, _)) = literal.split_once('"')
+                            && name.starts_with("herald_")
+                        {
+                            defined.insert(name.to_owned());
+                        }
                     }
                 }
             }

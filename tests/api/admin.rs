@@ -402,7 +402,7 @@ async fn the_console_pages_filters_and_acts_through_admin_routes_only() {
     assert_eq!(
         app.users_json(),
         before,
-        "refused or empty changes wrote nothing"
+        "refused and empty changes left users.json byte for byte as it was"
     );
     app.stop().await;
 }

@@ -294,7 +294,8 @@ pub(crate) async fn record_gauges(
     metrics::counter!("herald_stats_flood_waits_total").absolute(totals.flood_waits);
 }
 
-/// The tenant each of `sessions` is assigned to, if any.
+/// The tenant each of `sessions` is assigned to, if any: one pass over the tenants for all of
+/// them, where [`UsersDoc::holder_of`] is a pass each.
 fn holders_of<'u, 's>(
     users: &'u UsersDoc,
     sessions: impl Iterator<Item = &'s str>,

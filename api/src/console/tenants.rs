@@ -212,8 +212,7 @@ pub async fn tenant_activity(
     _admin: Admin,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<TenantActivity>, ApiError> {
-    let user = UserId::parse(&user_id)
-        .map_err(|e| ApiError::bad_request(format!("Invalid user_id: {e}")))?;
+    let user = crate::routes::user_id(&user_id)?;
     state.tenant_record(&user)?;
     let mut lines = state.log_tail(&user, LOG_LINES_READ).await;
     let minutes = tenant_minutes(&lines, Utc::now());

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use axum::extract::{Multipart, State};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use herald_data::UserId;
 use herald_sessions::{MAX_SESSION_FILE_BYTES, Place};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -217,10 +216,6 @@ pub struct AssignResponse {
     user_id: String,
 }
 
-fn user(id: &str) -> Result<UserId, ApiError> {
-    UserId::parse(id).map_err(|e| ApiError::bad_request(format!("Invalid user_id: {e}")))
-}
-
 /// Gives a named unused session to a tenant.
 #[utoipa::path(post, path = "/api/admin/sessions/assign", tag = "admin", request_body = AssignRequest,
     responses((status = 200, body = AssignResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
@@ -233,7 +228,7 @@ pub async fn assign(
     state
         .inner
         .pool
-        .assign_named(&user(&r.user_id)?, &r.filename)
+        .assign_named(&super::user_id(&r.user_id)?, &r.filename)
         .await?;
     Ok(axum::Json(AssignResponse {
         success: true,
@@ -255,7 +250,7 @@ pub async fn unassign(
     state
         .inner
         .pool
-        .unassign(&user(&r.user_id)?, &r.filename)
+        .unassign(&super::user_id(&r.user_id)?, &r.filename)
         .await?;
     Ok(axum::Json(AssignResponse {
         success: true,

@@ -2,7 +2,6 @@
 //! sessions to the pool, unblocking a group. The console's buttons call these.
 
 use axum::extract::{Path, State};
-use herald_data::UserId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,7 +25,7 @@ pub async fn unsuspend(
     admin: Admin,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<UnsuspendResponse>, ApiError> {
-    let user = parse_user(&user_id)?;
+    let user = super::user_id(&user_id)?;
     let lifted = state.inner.pool.unsuspend(&user).await?;
     if lifted {
         tracing::info!(user.id = %user, admin = %admin.who(), "suspension lifted");
@@ -64,7 +63,7 @@ pub async fn release(
     admin: Admin,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<ReleaseResponse>, ApiError> {
-    let user = parse_user(&user_id)?;
+    let user = super::user_id(&user_id)?;
     let released = state.inner.pool.release(&user).await?;
     tracing::info!(user.id = %user, admin = %admin.who(), sessions = released.len(), "sessions released");
     if !released.is_empty() {
@@ -108,7 +107,7 @@ pub async fn unblock_group(
     Path(user_id): Path<String>,
     Body(request): Body<UnblockRequest>,
 ) -> Result<axum::Json<UnblockResponse>, ApiError> {
-    let user = parse_user(&user_id)?;
+    let user = super::user_id(&user_id)?;
     let group = request.group.trim().to_owned();
     if group.is_empty() {
         return Err(ApiError::bad_request("group must not be empty"));
@@ -131,8 +130,4 @@ pub async fn unblock_group(
         success: true,
         message,
     }))
-}
-
-fn parse_user(user_id: &str) -> Result<UserId, ApiError> {
-    UserId::parse(user_id).map_err(|e| ApiError::bad_request(format!("Invalid user_id: {e}")))
 }

@@ -8,3 +8,12 @@ pub mod bot_config;
 pub mod bot_control;
 pub mod health;
 pub mod sync;
+
+use herald_data::UserId;
+
+use crate::error::ApiError;
+
+/// A user id from a path or a body, or the 400 every admin route gives for a bad one.
+pub(crate) fn user_id(id: &str) -> Result<UserId, ApiError> {
+    UserId::parse(id).map_err(|e| ApiError::bad_request(format!("Invalid user_id: {e}")))
+}
