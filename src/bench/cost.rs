@@ -1,8 +1,14 @@
 //! `herald bench cost`: what running bots cost `herald all`, read from /proc: resident memory
 //! (idle, peak while every bot is started through the API, steady peak and mean) and CPU
 //! seconds per minute, for the whole process and per bot, at the default pacing (20 groups, a
-//! post every `delay_between_posts`). On the simulator, or on the grammers path against a
+//! post every 5 s, 300 s between cycles). On the simulator, or on the grammers path against a
 //! `herald testdc` in a process of its own (real MTProto connections on loopback; not Telegram).
+//!
+//! A bot at that pacing posts for about 100 s and then waits 300 s, and the benchmark starts
+//! every bot at once, so they all post in the same 100 s. The default window is one whole
+//! period ([`CYCLE_PERIOD`]): its CPU is the mean a running bot costs, its memory peak
+//! includes the moment every cycle has the most groups done, and the busiest 40 s of it
+//! (every bot posting) is reported beside the mean.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,6 +22,15 @@ use super::http::{Server, fire, populated_dir, rss_of, tokens, wait_listening};
 use super::procfs::{clock_ticks_per_second, cpu_ticks, cpu_ticks_by_thread, open_files};
 use super::report::{bytes, line, table};
 
+/// A bot's period at the default pacing: 20 posts 5 s apart, then 300 s to the next cycle.
+const CYCLE_PERIOD: Duration = Duration::from_secs(400);
+
+/// The span of the busiest CPU figure: every bot posting (they were started together).
+const BUSIEST: Duration = Duration::from_secs(40);
+
+/// CPU is read this often along the window, for its busiest span.
+const CPU_SLICE: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Door {
     Sim,
@@ -27,8 +42,8 @@ pub struct CostArgs {
     /// Numbers of running bots to measure, one run each.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     users: Vec<usize>,
-    /// How long to watch the running bots once they settled.
-    #[arg(long, default_value_t = 60)]
+    /// How long to watch the running bots once they settled; one cycle period by default.
+    #[arg(long, default_value_t = CYCLE_PERIOD.as_secs())]
     seconds: u64,
     #[arg(long, value_enum, default_value_t = Door::Sim)]
     telegram: Door,
@@ -48,6 +63,8 @@ struct Cost {
     /// The allocator's own figures at the steady peak of allocated bytes.
     heap: Option<Heap>,
     cpu_per_minute: f64,
+    /// CPU seconds per minute over the window's busiest [`BUSIEST`].
+    busiest_cpu_per_minute: f64,
     posts_per_minute: f64,
     fds: usize,
     dc_fds: Option<usize>,
@@ -62,13 +79,15 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
     }
     line("## bench cost")?;
     line(&format!(
-        "`herald all` (in-process queue), {}; one session and 20 groups per tenant, a post every 5 s (the default pacing); steady figures over {} s from 10 s after the last start.\n",
+        "`herald all` (in-process queue), {}; one session and 20 groups per tenant, a post every 5 s and 300 s between cycles (the default pacing); steady figures over {} s from 10 s after the last start (a bot's whole period is {} s: about 100 s posting, then waiting); the busiest CPU is the window's busiest {} s, while every bot posts.\n",
         match args.telegram {
             Door::Sim => "simulated Telegram".to_owned(),
             Door::Grammers =>
                 "grammers against `herald testdc` in its own process (loopback MTProto)".to_owned(),
         },
-        args.seconds
+        args.seconds,
+        CYCLE_PERIOD.as_secs(),
+        BUSIEST.as_secs()
     ))?;
     let rows: Vec<Vec<String>> = costs.iter().map(row).collect();
     let threads = costs.iter().map(|c| {
@@ -95,6 +114,7 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
             "heap steady: allocated / active / resident",
             "per bot (steady peak - idle)",
             "CPU s/min (per bot)",
+            "busiest CPU s/min",
             "posts/min",
             "open files",
         ],
@@ -129,6 +149,11 @@ fn row(c: &Cost) -> Vec<String> {
             c.cpu_per_minute,
             c.cpu_per_minute * 1000.0 / c.users.max(1) as f64,
             c.cpu_per_minute / 60.0 * 100.0
+        ),
+        format!(
+            "{:.2} = {:.1}% of a core",
+            c.busiest_cpu_per_minute,
+            c.busiest_cpu_per_minute / 60.0 * 100.0
         ),
         format!("{:.0}", c.posts_per_minute),
         match c.dc_fds {
@@ -188,7 +213,12 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
     let (mut peak, mut sum, mut samples) = (0u64, 0u64, 0u64);
     let mut heap: Option<Heap> = None;
     let metrics_url = format!("{}/metrics", server.url);
+    // (seconds into the window, the process's CPU ticks so far), every CPU_SLICE.
+    let mut cpu_marks = vec![(0.0, ticks_before)];
     while watch.elapsed() < Duration::from_secs(args.seconds) {
+        if watch.elapsed() >= CPU_SLICE * u32::try_from(cpu_marks.len()).unwrap_or(u32::MAX) {
+            cpu_marks.push((watch.elapsed().as_secs_f64(), cpu_ticks(server.pid())?));
+        }
         let rss = server.rss_bytes();
         peak = peak.max(rss);
         sum += rss;
@@ -202,7 +232,9 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
         std::thread::sleep(Duration::from_millis(500));
     }
     let elapsed = watch.elapsed().as_secs_f64();
-    let ticks = cpu_ticks(server.pid())? - ticks_before;
+    let ticks_after = cpu_ticks(server.pid())?;
+    let ticks = ticks_after - ticks_before;
+    cpu_marks.push((elapsed, ticks_after));
     let threads = cpu_ticks_by_thread(server.pid())?;
     let fds = open_files(server.pid());
     let dc_fds = dc.as_ref().map(|dc| open_files(dc.child.id()));
@@ -230,11 +262,27 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
         heap,
         idle_heap,
         cpu_per_minute: per_minute(ticks),
+        busiest_cpu_per_minute: busiest(&cpu_marks, ticks_per_second)
+            .unwrap_or(per_minute(ticks)),
         posts_per_minute: posted as f64 * 60.0 / elapsed,
         fds,
         dc_fds,
         by_thread,
     })
+}
+
+/// CPU seconds per minute over the busiest stretch of at least [`BUSIEST`] between two of
+/// `marks` (seconds into the window, ticks so far); `None` when the window is shorter.
+fn busiest(marks: &[(f64, u64)], ticks_per_second: f64) -> Option<f64> {
+    let span = BUSIEST.as_secs_f64();
+    marks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &(from, ticks_from))| {
+            let &(to, ticks_to) = marks[i..].iter().find(|(at, _)| at - from >= span)?;
+            Some((ticks_to - ticks_from) as f64 / ticks_per_second * 60.0 / (to - from))
+        })
+        .max_by(f64::total_cmp)
 }
 
 /// `herald testdc` on a free loopback port for the sessions of `root`; killed when dropped.
@@ -312,4 +360,23 @@ fn posts(root: &Path) -> anyhow::Result<u64> {
         .values()
         .filter_map(|u| u.get("total_posts").and_then(|p| p.as_u64()))
         .sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busiest_stretch_is_the_densest_forty_seconds_not_the_mean() {
+        // A whole core (100 ticks a second) for the first 60 s, then nothing for 60 s.
+        let marks: Vec<(f64, u64)> = (0..=24u64)
+            .map(|slice| {
+                let at = slice * 5;
+                (at as f64, at.min(60) * 100)
+            })
+            .collect();
+        let per_minute = busiest(&marks, 100.0).unwrap();
+        assert!((per_minute - 60.0).abs() < 1e-9, "{per_minute}");
+        assert_eq!(busiest(&marks[..8], 100.0), None, "35 s is shorter than 40");
+    }
 }
