@@ -1,9 +1,11 @@
 //! One cycle's checkpoint entries in the in-memory backend, packed in one buffer: for each entry
-//! the key's and the value's byte lengths (little-endian `u32`) and then their bytes. Tens of
-//! thousands of running cycles each hold a dozen entries; as a list of string pairs every entry
-//! cost three allocations and a slot (about 80 bytes besides its text), packed it costs its text
-//! and eight bytes. A cycle has tens of entries, so finding one by scanning is cheap. Holds any
-//! strings: nothing in a key or a value is taken for a separator.
+//! the key's and the value's byte lengths (LEB128, one byte each below 128) and then their bytes.
+//! Tens of thousands of running cycles each hold a dozen entries; as a list of string pairs every
+//! entry cost three allocations and a slot (about 80 bytes besides its text), packed it costs its
+//! text and two bytes. A posted group's settled entry is its name and `d`, so the lengths were a
+//! third of it when they took eight bytes, and every running bot's grew through its cycle
+//! (BENCHMARKS.md, cost). A cycle has tens of entries, so finding one by scanning is cheap. Holds
+//! any strings: nothing in a key or a value is taken for a separator.
 
 /// A cycle's entries, in the order their keys were first written.
 #[derive(Debug, Default)]
@@ -25,7 +27,7 @@ impl Packed {
             .slots()
             .find(|s| same_key(&self.0[s.key.clone()], key.as_bytes()))
             .map(|s| (s.start, s.value));
-        let needed = 8 + key.len() + value.len();
+        let (needed, bytes) = entry(key, value);
         match found {
             Some((_, old)) if old.len() == value.len() => {
                 self.0[old].copy_from_slice(value.as_bytes());
@@ -34,11 +36,11 @@ impl Packed {
                 let grows = needed.saturating_sub(old.end - start);
                 // Room first, exactly: `splice` would otherwise grow the buffer by doubling.
                 self.0.reserve_exact(grows);
-                self.0.splice(start..old.end, entry(key, value));
+                self.0.splice(start..old.end, bytes);
             }
             None => {
                 self.0.reserve_exact(needed);
-                self.0.extend(entry(key, value));
+                self.0.extend(bytes);
             }
         }
     }
@@ -58,9 +60,9 @@ impl Packed {
     fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
         let mut at = 0;
         std::iter::from_fn(move || {
-            let key_len = read_len(&self.0, at)?;
-            let value_len = read_len(&self.0, at + 4)?;
-            let key = at + 8..at + 8 + key_len;
+            let (key_len, after_key_len) = read_len(&self.0, at)?;
+            let (value_len, body) = read_len(&self.0, after_key_len)?;
+            let key = body..body + key_len;
             let value = key.end..key.end + value_len;
             if value.end > self.0.len() {
                 return None;
@@ -83,20 +85,56 @@ fn same_key(stored: &[u8], key: &[u8]) -> bool {
     stored.len() == key.len() && stored.iter().rev().eq(key.iter().rev())
 }
 
-/// One entry's bytes: both lengths, then the key and the value.
-fn entry<'a>(key: &'a str, value: &'a str) -> impl Iterator<Item = u8> + 'a {
-    // A checkpoint's key or value is far below 4 GiB; saturating keeps the buffer readable.
-    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
-    len(key.len())
-        .into_iter()
-        .chain(len(value.len()))
+/// One entry's size and its bytes: both lengths, then the key and the value.
+fn entry<'a>(key: &'a str, value: &'a str) -> (usize, impl Iterator<Item = u8> + 'a) {
+    let (key_len, value_len) = (Leb128::new(key.len()), Leb128::new(value.len()));
+    let size = key_len.len + value_len.len + key.len() + value.len();
+    let bytes = key_len
+        .into_bytes()
+        .chain(value_len.into_bytes())
         .chain(key.bytes())
-        .chain(value.bytes())
+        .chain(value.bytes());
+    (size, bytes)
 }
 
-fn read_len(buf: &[u8], at: usize) -> Option<usize> {
-    let bytes: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
-    usize::try_from(u32::from_le_bytes(bytes)).ok()
+/// A length in LEB128: seven bits a byte, low bits first, the top bit set on all but the last.
+struct Leb128 {
+    bytes: [u8; 10],
+    len: usize,
+}
+
+impl Leb128 {
+    fn new(mut n: usize) -> Leb128 {
+        let (mut bytes, mut len) = ([0u8; 10], 0);
+        loop {
+            // Masked to seven bits, so the cast keeps every bit.
+            let low = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                bytes[len] = low;
+                return Leb128 { bytes, len: len + 1 };
+            }
+            bytes[len] = low | 0x80;
+            len += 1;
+        }
+    }
+
+    fn into_bytes(self) -> impl Iterator<Item = u8> {
+        self.bytes.into_iter().take(self.len)
+    }
+}
+
+/// The length at `at` and where the bytes after it begin; `None` past the buffer's end.
+fn read_len(buf: &[u8], at: usize) -> Option<(usize, usize)> {
+    let (mut n, mut shift) = (0usize, 0u32);
+    for (i, byte) in buf.get(at..)?.iter().enumerate() {
+        n |= usize::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some((n, at + i + 1));
+        }
+        shift += 7;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -139,5 +177,33 @@ mod tests {
         // Each done entry is shorter than the sending one it replaced: the last one's spare.
         assert!(packed.0.capacity() - packed.0.len() < 8);
         assert_eq!(packed.all().len(), 20);
+        // A settled entry costs its key, its value and one byte for each length.
+        let mut settled = Packed::default();
+        settled.put("-1001000000007", "d");
+        assert_eq!(settled.0.len(), 2 + 14 + 1);
+    }
+
+    #[test]
+    fn lengths_of_any_size_read_back() {
+        let long = "k".repeat(300);
+        let longer = "v".repeat(70_000);
+        let mut packed = Packed::default();
+        for (key, value) in [("", ""), (long.as_str(), "short"), ("a", longer.as_str())] {
+            packed.put(key, value);
+        }
+        packed.put(&long, &longer);
+        assert_eq!(
+            packed.all(),
+            vec![
+                (String::new(), String::new()),
+                (long.clone(), longer.clone()),
+                ("a".into(), longer.clone()),
+            ]
+        );
+        for n in [0, 1, 127, 128, 16_383, 16_384, usize::from(u16::MAX), 1 << 40] {
+            let encoded: Vec<u8> = Leb128::new(n).into_bytes().collect();
+            assert_eq!(read_len(&encoded, 0), Some((n, encoded.len())), "{n}");
+        }
+        assert_eq!(read_len(&[0x80], 0), None, "a length cut short is no length");
     }
 }
