@@ -21,7 +21,7 @@ pub mod testing;
 
 pub use command::{Command, CommandAction, CommandOutcome, CommandReply, RefusalReason};
 pub use coord::{
-    CancelOutcome, Claim, CoordConfig, Coordination, CycleState, Hold, InFlight, Liveness,
+    CancelOutcome, Claim, CoordConfig, Coordination, CycleState, Hold, InFlight, Liveness, Name,
     Presence, RedisConfig, ReplyWaiter, Role,
 };
 pub use cycle::Cycle;

@@ -262,8 +262,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
         heap,
         idle_heap,
         cpu_per_minute: per_minute(ticks),
-        busiest_cpu_per_minute: busiest(&cpu_marks, ticks_per_second)
-            .unwrap_or(per_minute(ticks)),
+        busiest_cpu_per_minute: busiest(&cpu_marks, ticks_per_second).unwrap_or(per_minute(ticks)),
         posts_per_minute: posted as f64 * 60.0 / elapsed,
         fds,
         dc_fds,

@@ -3,14 +3,14 @@
 //! holds both to the same behaviour.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, oneshot};
 
 use super::zset::ZSet;
-use super::{CancelOutcome, Claim, CoordConfig, Hold, InFlight};
+use super::{CancelOutcome, Claim, CoordConfig, Hold, InFlight, Name};
 use crate::JobsError;
 use crate::clock;
 use crate::command::CommandReply;
@@ -18,7 +18,7 @@ use crate::cycle::Cycle;
 
 #[derive(Debug)]
 struct Lease {
-    holder: String,
+    holder: Arc<str>,
     expires: DateTime<Utc>,
     renewed: DateTime<Utc>,
 }
@@ -34,14 +34,19 @@ struct CycleRecord {
 
 type Checkpoint = super::packed::Packed;
 
+/// A permit key's holders and their expiries.
+type Holders = Vec<(Arc<str>, DateTime<Utc>)>;
+
 #[derive(Debug, Default)]
 struct State {
-    leases: HashMap<String, Lease>,
-    last_renewal: HashMap<String, DateTime<Utc>>,
+    /// Keyed and held by the caller's shared names ([`Name`]): every running session has a
+    /// lease and a permit, and copies of their names were a tenth of a running bot's bytes.
+    leases: HashMap<Arc<str>, Lease>,
+    last_renewal: HashMap<Arc<str>, DateTime<Utc>>,
     /// By key, its holders and their expiries: a short list (at most the key's limit, seven by
     /// default, and one for most tenants), where a map would take room for four from its
     /// first entry. A key whose last permit is released goes (BENCHMARKS.md, cost).
-    permits: HashMap<String, Vec<(String, DateTime<Utc>)>>,
+    permits: HashMap<Arc<str>, Holders>,
     schedule: ZSet<DateTime<Utc>>,
     inflight: ZSet<DateTime<Utc>>,
     cycle_numbers: HashMap<String, u64>,
@@ -76,10 +81,10 @@ impl State {
         }
     }
 
-    fn renew_lease(&mut self, key: &str, holder: &str, ttl: Duration) -> bool {
+    fn renew_lease(&mut self, key: impl Name, holder: &str, ttl: Duration) -> bool {
         let now = clock::now();
-        let held = match self.leases.get_mut(key) {
-            Some(lease) if lease.holder == holder && lease.expires > now => {
+        let held = match self.leases.get_mut(key.as_str()) {
+            Some(lease) if &*lease.holder == holder && lease.expires > now => {
                 lease.expires = now + ttl;
                 lease.renewed = now;
                 true
@@ -87,10 +92,10 @@ impl State {
             _ => false,
         };
         if held {
-            match self.last_renewal.get_mut(key) {
+            match self.last_renewal.get_mut(key.as_str()) {
                 Some(at) => *at = now,
                 None => {
-                    self.last_renewal.insert(key.to_owned(), now);
+                    self.last_renewal.insert(key.to_shared(), now);
                 }
             }
         }
@@ -102,7 +107,7 @@ impl State {
         let held = self
             .permits
             .get_mut(key)
-            .and_then(|p| p.iter_mut().find(|(h, _)| h == holder));
+            .and_then(|p| p.iter_mut().find(|(h, _)| &**h == holder));
         match held {
             Some((_, expires)) if *expires > now => {
                 *expires = now + ttl;
@@ -156,26 +161,27 @@ impl Memory {
 
     pub(super) async fn lease_acquire(
         &self,
-        key: &str,
-        holder: &str,
+        key: impl Name,
+        holder: impl Name,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
         let now = clock::now();
         let mut state = self.state();
         let free = state
             .leases
-            .get(key)
-            .is_none_or(|l| l.expires <= now || l.holder == holder);
+            .get(key.as_str())
+            .is_none_or(|l| l.expires <= now || &*l.holder == holder.as_str());
         if free {
+            let key = key.to_shared();
             state.leases.insert(
-                key.to_owned(),
+                key.clone(),
                 Lease {
-                    holder: holder.to_owned(),
+                    holder: holder.to_shared(),
                     expires: now + ttl,
                     renewed: now,
                 },
             );
-            state.last_renewal.insert(key.to_owned(), now);
+            state.last_renewal.insert(key, now);
         }
         Ok(free)
     }
@@ -211,7 +217,7 @@ impl Memory {
 
     pub(super) async fn lease_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
         let mut state = self.state();
-        if state.leases.get(key).is_some_and(|l| l.holder == holder) {
+        if state.leases.get(key).is_some_and(|l| &*l.holder == holder) {
             state.leases.remove(key);
         }
         Ok(())
@@ -232,31 +238,31 @@ impl Memory {
 
     pub(super) async fn permit_acquire(
         &self,
-        key: &str,
-        holder: &str,
+        key: impl Name,
+        holder: impl Name,
         limit: u32,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
         let now = clock::now();
         let mut state = self.state();
-        let permits = match state.permits.get_mut(key) {
+        let permits = match state.permits.get_mut(key.as_str()) {
             Some(permits) => permits,
-            None => state.permits.entry(key.to_owned()).or_default(),
+            None => state.permits.entry(key.to_shared()).or_default(),
         };
         permits.retain(|(_, expires)| *expires > now);
-        if let Some((_, expires)) = permits.iter_mut().find(|(h, _)| h == holder) {
+        if let Some((_, expires)) = permits.iter_mut().find(|(h, _)| &**h == holder.as_str()) {
             *expires = now + ttl;
             return Ok(true);
         }
         if permits.len() < limit as usize {
             // Room for exactly this one: most keys never have a second holder.
             permits.reserve_exact(1);
-            permits.push((holder.to_owned(), now + ttl));
+            permits.push((holder.to_shared(), now + ttl));
             return Ok(true);
         }
         if permits.is_empty() {
             // A limit of 0 refused it: leave no empty list behind.
-            state.permits.remove(key);
+            state.permits.remove(key.as_str());
         }
         Ok(false)
     }
@@ -273,7 +279,7 @@ impl Memory {
     pub(super) async fn permit_release(&self, key: &str, holder: &str) -> Result<(), JobsError> {
         let mut state = self.state();
         if let Some(permits) = state.permits.get_mut(key) {
-            permits.retain(|(h, _)| h != holder);
+            permits.retain(|(h, _)| &**h != holder);
             if permits.is_empty() {
                 state.permits.remove(key);
             }

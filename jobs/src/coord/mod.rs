@@ -90,6 +90,41 @@ pub enum Hold {
     Lease { key: Arc<str>, holder: Arc<str> },
 }
 
+/// A key or a holder's name as a caller passes it: a plain string, or one it shares already (a
+/// [`Hold`]'s), which the in-memory backend keeps as it is rather than copying it into each
+/// record (BENCHMARKS.md, cost).
+pub trait Name {
+    fn as_str(&self) -> &str;
+    fn to_shared(&self) -> Arc<str>;
+}
+
+impl Name for &str {
+    fn as_str(&self) -> &str {
+        self
+    }
+    fn to_shared(&self) -> Arc<str> {
+        Arc::from(*self)
+    }
+}
+
+impl Name for &String {
+    fn as_str(&self) -> &str {
+        self
+    }
+    fn to_shared(&self) -> Arc<str> {
+        Arc::from(self.as_str())
+    }
+}
+
+impl Name for &Arc<str> {
+    fn as_str(&self) -> &str {
+        self
+    }
+    fn to_shared(&self) -> Arc<str> {
+        Arc::clone(self)
+    }
+}
+
 /// Tunables shared by both backends.
 #[derive(Debug, Clone)]
 pub struct CoordConfig {
@@ -157,11 +192,14 @@ impl Coordination {
     /// Takes or renews an exclusive lease; true when `holder` holds it now.
     pub async fn lease_acquire(
         &self,
-        key: &str,
-        holder: &str,
+        key: impl Name,
+        holder: impl Name,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
-        delegate!(self, lease_acquire(key, holder, ttl))
+        match &self.backend {
+            Backend::Memory(m) => m.lease_acquire(key, holder, ttl).await,
+            Backend::Redis(r) => r.lease_acquire(key.as_str(), holder.as_str(), ttl).await,
+        }
     }
 
     /// Extends a held lease; false if it was lost.
@@ -194,12 +232,18 @@ impl Coordination {
     /// Takes one of `limit` permits under `key` (idempotent per holder); false when all are taken.
     pub async fn permit_acquire(
         &self,
-        key: &str,
-        holder: &str,
+        key: impl Name,
+        holder: impl Name,
         limit: u32,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
-        delegate!(self, permit_acquire(key, holder, limit, ttl))
+        match &self.backend {
+            Backend::Memory(m) => m.permit_acquire(key, holder, limit, ttl).await,
+            Backend::Redis(r) => {
+                let (key, holder) = (key.as_str(), holder.as_str());
+                r.permit_acquire(key, holder, limit, ttl).await
+            }
+        }
     }
 
     pub async fn permit_renew(

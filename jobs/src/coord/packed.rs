@@ -112,7 +112,10 @@ impl Leb128 {
             n >>= 7;
             if n == 0 {
                 bytes[len] = low;
-                return Leb128 { bytes, len: len + 1 };
+                return Leb128 {
+                    bytes,
+                    len: len + 1,
+                };
             }
             bytes[len] = low | 0x80;
             len += 1;
@@ -200,10 +203,23 @@ mod tests {
                 ("a".into(), longer.clone()),
             ]
         );
-        for n in [0, 1, 127, 128, 16_383, 16_384, usize::from(u16::MAX), 1 << 40] {
+        for n in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            usize::from(u16::MAX),
+            1 << 40,
+        ] {
             let encoded: Vec<u8> = Leb128::new(n).into_bytes().collect();
             assert_eq!(read_len(&encoded, 0), Some((n, encoded.len())), "{n}");
         }
-        assert_eq!(read_len(&[0x80], 0), None, "a length cut short is no length");
+        assert_eq!(
+            read_len(&[0x80], 0),
+            None,
+            "a length cut short is no length"
+        );
     }
 }
