@@ -97,10 +97,9 @@ async fn claim(worker: &Worker, cycle: &Cycle) -> Result<Option<Box<Claimed>>, J
             reason: format!("cycle for an unusable user id '{}'", cycle.user_id),
         });
     };
-    let holder = &w.config.holder;
     match w
         .coord
-        .claim_cycle(user.as_str(), cycle.cycle_no, holder, w.config.lease_ttl)
+        .claim_cycle(user.as_str(), cycle.cycle_no, &w.holder, w.config.lease_ttl)
         .await
     {
         Ok(Claim::Claimed) => {}

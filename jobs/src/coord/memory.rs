@@ -26,7 +26,8 @@ struct Lease {
 #[derive(Debug)]
 struct CycleRecord {
     cycle_no: u64,
-    holder: Option<String>,
+    /// The claiming worker's name, shared with its other claims ([`Name`]).
+    holder: Option<Arc<str>>,
     lease_until: DateTime<Utc>,
     renewed: Option<DateTime<Utc>>,
     due_at: DateTime<Utc>,
@@ -364,7 +365,7 @@ impl Memory {
         &self,
         user: &str,
         cycle_no: u64,
-        holder: &str,
+        holder: impl Name,
         ttl: Duration,
     ) -> Result<Claim, JobsError> {
         let now = clock::now();
@@ -376,10 +377,15 @@ impl Memory {
         else {
             return Ok(Claim::NotInFlight);
         };
-        if record.holder.as_deref().is_some_and(|h| h != holder) && record.lease_until > now {
+        if record
+            .holder
+            .as_deref()
+            .is_some_and(|h| h != holder.as_str())
+            && record.lease_until > now
+        {
             return Ok(Claim::HeldByOther);
         }
-        record.holder = Some(holder.to_owned());
+        record.holder = Some(holder.to_shared());
         record.lease_until = now + ttl;
         record.renewed = Some(now);
         state.inflight.insert(user, now + ttl);
@@ -476,7 +482,7 @@ impl Memory {
     pub(super) async fn in_flight(&self, user: &str) -> Result<Option<InFlight>, JobsError> {
         Ok(self.state().cycles.get(user).map(|r| InFlight {
             cycle_no: r.cycle_no,
-            holder: r.holder.clone(),
+            holder: r.holder.as_deref().map(str::to_owned),
             last_renewed_at: r.renewed,
             due_at: r.due_at,
         }))

@@ -312,10 +312,13 @@ impl Coordination {
         &self,
         user: &str,
         cycle_no: u64,
-        holder: &str,
+        holder: impl Name,
         ttl: Duration,
     ) -> Result<Claim, JobsError> {
-        delegate!(self, claim_cycle(user, cycle_no, holder, ttl))
+        match &self.backend {
+            Backend::Memory(m) => m.claim_cycle(user, cycle_no, holder, ttl).await,
+            Backend::Redis(r) => r.claim_cycle(user, cycle_no, holder.as_str(), ttl).await,
+        }
     }
 
     pub async fn renew_cycle(
