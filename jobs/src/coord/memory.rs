@@ -50,12 +50,13 @@ struct State {
     permits: HashMap<Arc<str>, Holders>,
     schedule: ZSet<DateTime<Utc>>,
     inflight: ZSet<DateTime<Utc>>,
-    cycle_numbers: HashMap<String, u64>,
-    cycles: HashMap<String, CycleRecord>,
+    /// These and `checkpoints` are keyed by the tenant's name as the schedule shares it.
+    cycle_numbers: HashMap<Arc<str>, u64>,
+    cycles: HashMap<Arc<str>, CycleRecord>,
     /// By user: each cycle's entries (normally one cycle's), group and value as given. Keyed by
     /// user alone so that a put looks up without allocating; boxed strings, since tens of
     /// thousands of cycles hold a dozen each (BENCHMARKS.md, cost).
-    checkpoints: HashMap<String, Vec<(u64, Checkpoint)>>,
+    checkpoints: HashMap<Arc<str>, Vec<(u64, Checkpoint)>>,
     pauses: HashMap<String, DateTime<Utc>>,
     replies: HashMap<String, (CommandReply, DateTime<Utc>)>,
     /// The replies' request ids in the order they expire (every reply lives as long), so the
@@ -348,7 +349,7 @@ impl Memory {
                 },
             );
             cycles.push(Cycle {
-                user_id: user,
+                user_id: user.to_string(),
                 cycle_no,
                 due_at,
             });
@@ -418,7 +419,7 @@ impl Memory {
             return Ok(false);
         }
         state.cycles.remove(user);
-        state.inflight.remove(user);
+        let name = state.inflight.take(user);
         if let Some(cycles) = state.checkpoints.get_mut(user) {
             cycles.retain(|(n, _)| *n != cycle_no);
             if cycles.is_empty() {
@@ -426,7 +427,10 @@ impl Memory {
             }
         }
         if let Some(at) = next_run_at {
-            state.schedule.insert(user, at);
+            match &name {
+                Some(name) => state.schedule.insert(name, at),
+                None => state.schedule.insert(user, at),
+            }
         }
         drop(state);
         self.changed.notify_one();
@@ -470,7 +474,7 @@ impl Memory {
                 record.holder = None;
                 record.lease_until = deadline;
                 cycles.push(Cycle {
-                    user_id: user,
+                    user_id: user.to_string(),
                     cycle_no: record.cycle_no,
                     due_at: record.due_at,
                 });
@@ -511,9 +515,14 @@ impl Memory {
         value: &str,
     ) -> Result<(), JobsError> {
         let mut state = self.state();
+        let state = &mut *state;
         let cycles = match state.checkpoints.get_mut(user) {
             Some(cycles) => cycles,
-            None => state.checkpoints.entry(user.to_owned()).or_default(),
+            None => {
+                let name = state.inflight.shared(user);
+                let name = name.unwrap_or_else(|| Arc::from(user));
+                state.checkpoints.entry(name).or_default()
+            }
         };
         match cycles.iter_mut().find(|(n, _)| *n == cycle_no) {
             Some((_, entries)) => entries.put(key, value),
@@ -590,7 +599,7 @@ impl Memory {
             .inflight
             .up_to(DateTime::<Utc>::MAX_UTC, limit)
             .into_iter()
-            .map(|(user, _)| user)
+            .map(|(user, _)| user.to_string())
             .collect())
     }
 
