@@ -41,7 +41,8 @@ type Holders = Vec<(Arc<str>, DateTime<Utc>)>;
 #[derive(Debug, Default)]
 struct State {
     /// Keyed and held by the caller's shared names ([`Name`]): every running session has a
-    /// lease and a permit, and copies of their names were a tenth of a running bot's bytes.
+    /// lease and a permit, and copies of their names took 1.6 MiB at 10,000 running bots
+    /// (BENCHMARKS.md, cost).
     leases: HashMap<Arc<str>, Lease>,
     last_renewal: HashMap<Arc<str>, DateTime<Utc>>,
     /// By key, its holders and their expiries: a short list (at most the key's limit, seven by
