@@ -63,8 +63,8 @@ struct Cost {
     /// The allocator's own figures at the steady peak of allocated bytes.
     heap: Option<Heap>,
     cpu_per_minute: f64,
-    /// CPU seconds per minute over the window's busiest [`BUSIEST`].
-    busiest_cpu_per_minute: f64,
+    /// CPU seconds per minute over the window's busiest [`BUSIEST`]; none in a shorter window.
+    busiest_cpu_per_minute: Option<f64>,
     posts_per_minute: f64,
     fds: usize,
     dc_fds: Option<usize>,
@@ -150,11 +150,9 @@ fn row(c: &Cost) -> Vec<String> {
             c.cpu_per_minute * 1000.0 / c.users.max(1) as f64,
             c.cpu_per_minute / 60.0 * 100.0
         ),
-        format!(
-            "{:.2} = {:.1}% of a core",
-            c.busiest_cpu_per_minute,
-            c.busiest_cpu_per_minute / 60.0 * 100.0
-        ),
+        c.busiest_cpu_per_minute.map_or("-".to_owned(), |busiest| {
+            format!("{busiest:.2} = {:.1}% of a core", busiest / 60.0 * 100.0)
+        }),
         format!("{:.0}", c.posts_per_minute),
         match c.dc_fds {
             Some(dc) => format!("{} (test DC: {dc})", c.fds),
@@ -262,7 +260,7 @@ fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
         heap,
         idle_heap,
         cpu_per_minute: per_minute(ticks),
-        busiest_cpu_per_minute: busiest(&cpu_marks, ticks_per_second).unwrap_or(per_minute(ticks)),
+        busiest_cpu_per_minute: busiest(&cpu_marks, ticks_per_second),
         posts_per_minute: posted as f64 * 60.0 / elapsed,
         fds,
         dc_fds,

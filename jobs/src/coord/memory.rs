@@ -428,10 +428,8 @@ impl Memory {
             }
         }
         if let Some(at) = next_run_at {
-            match &name {
-                Some(name) => state.schedule.insert(name, at),
-                None => state.schedule.insert(user, at),
-            }
+            let name = name.unwrap_or_else(|| Arc::from(user));
+            state.schedule.insert(&name, at);
         }
         drop(state);
         self.changed.notify_one();
