@@ -41,7 +41,7 @@ pub use counters::{FlushTicket, HURRIED_FLUSH_GAP};
 pub use doc_file::{Document, Encoder, Pretty};
 pub use error::{DataError, UpdateError};
 pub use layout::{Layout, SessionFolder};
-pub use names::{UserId, check_session_name, mask_session_name};
+pub use names::{UserId, check_session_name};
 pub use pairs::{ApiHash, ApiPair, ApiPairsDoc};
 pub use plan_groups::{Plan, PlanGroups};
 pub use stats::{StatsDelta, StatsDoc, UserStats};

@@ -94,22 +94,6 @@ pub fn check_session_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// A session file name as it may appear in logs: file names are usually phone numbers, which
-/// logs must not carry whole. Keeps the first 4 and last 2 characters of the stem.
-pub fn mask_session_name(name: &str) -> String {
-    let stem = name.strip_suffix(".session").unwrap_or(name);
-    let chars: Vec<char> = stem.chars().collect();
-    if chars.len() <= 6 {
-        return format!(
-            "{}….session",
-            chars.first().map(|c| c.to_string()).unwrap_or_default()
-        );
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 2..].iter().collect();
-    format!("{head}…{tail}.session")
-}
-
 /// The name with control characters replaced, for use inside messages.
 fn printable(name: &str) -> String {
     name.chars()
@@ -138,19 +122,6 @@ mod tests {
         ] {
             assert!(UserId::parse(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn masked_names_hide_the_phone_number() {
-        assert_eq!(
-            mask_session_name("+254708803721.session"),
-            "+254…21.session"
-        );
-        assert_eq!(
-            mask_session_name("917862974695 (2).session"),
-            "9178…2).session"
-        );
-        assert_eq!(mask_session_name("abc.session"), "a….session");
     }
 
     #[test]

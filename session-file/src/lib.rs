@@ -14,12 +14,14 @@
 //! - [`detect`] has [`detect_and_read`] for uploads and imports.
 //! - [`entities`] keeps the chats a session resolved ([`read_entities`], [`remember_entities`]).
 //! - `sqlite` opens files read-only without ever touching the caller's file.
+//! - [`log_name`] masks a session file's name for logs ([`mask_session_name`]).
 
 pub mod credentials;
 pub mod detect;
 pub mod entities;
 mod error;
 pub mod grammers;
+pub mod log_name;
 mod sqlite;
 pub mod string_session;
 pub mod telethon;
@@ -29,5 +31,6 @@ pub use detect::{DetectedSession, SessionFormat, SessionSource, detect_and_read}
 pub use entities::{Entity, read_entities, read_telethon_and_entities, remember_entities};
 pub use error::SessionFileError;
 pub use grammers::{read_grammers, read_grammers_binary};
+pub use log_name::mask_session_name;
 pub use string_session::{parse_telethon_string, to_telethon_string};
 pub use telethon::{TELETHON_DB_VERSION, read_telethon, write_telethon};

@@ -3,7 +3,8 @@
 //! suspension, and list the pool by state. Each change is one users.json update, files after.
 
 use chrono::Utc;
-use herald_data::{BanRecord, BotStatus, UserId, check_session_name, mask_session_name};
+use herald_data::{BanRecord, BotStatus, UserId, check_session_name};
+use herald_session_file::mask_session_name;
 
 use crate::choose::{assign_into, free_sessions};
 use crate::folders::{Place, Settled};

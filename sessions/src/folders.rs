@@ -10,7 +10,8 @@ use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use herald_data::{Layout, SessionFolder, UserId, UsersDoc, check_session_name, mask_session_name};
+use herald_data::{Layout, SessionFolder, UserId, UsersDoc, check_session_name};
+use herald_session_file::mask_session_name;
 
 use crate::SessionsError;
 

@@ -11,7 +11,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use herald_data::{check_session_name, mask_session_name};
+use herald_data::check_session_name;
+use herald_session_file::mask_session_name;
 use herald_session_file::{SessionFormat, detect_and_read, write_telethon};
 
 use crate::folders::Place;

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use herald_data::{BanRecord, BotStatus, Store, User, UserId, mask_session_name};
+use herald_data::{BanRecord, BotStatus, Store, User, UserId};
+use herald_session_file::mask_session_name;
 
 use crate::SessionsError;
 use crate::choose::{PairSlots, assign_into, free_sessions};

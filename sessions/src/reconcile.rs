@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use herald_data::{check_session_name, mask_session_name};
+use herald_data::check_session_name;
+use herald_session_file::mask_session_name;
 
 use crate::folders::{Place, Settled};
 use crate::{Pool, SessionsError};

@@ -26,7 +26,7 @@ pub use grammers::GrammersTelegram;
 pub use post::{MAX_TEXT_CHARS, Post, PostError, PostType};
 pub use seam::{
     ApiCredentials, AttemptLabel, Connection, Delivery, SessionHandle, Telegram, TelegramConfig,
-    cycle_of_random_id, mask_session_name, new_random_id,
+    cycle_of_random_id, new_random_id,
 };
 pub use sim::{Journal, JournalEntry, Scenario, SimTelegram};
 pub use target::{Target, TargetError};

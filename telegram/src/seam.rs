@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herald_session_file::{Entity, SessionCredentials};
+use herald_session_file::{Entity, SessionCredentials, mask_session_name};
 use secrecy::SecretString;
 
 use crate::{Post, SendError, Target};
@@ -50,7 +50,7 @@ impl SessionHandle {
         }
     }
 
-    /// The name with most digits masked, for logs: file names are phone numbers.
+    /// The name masked for logs: file names are phone numbers.
     pub fn log_name(&self) -> String {
         mask_session_name(&self.name)
     }
@@ -165,24 +165,6 @@ pub trait Connection: Send {
     async fn disconnect(self: Box<Self>);
 }
 
-/// Masks the digits of a session file name except the first three and last
-/// two: `+254708803721.session` becomes `+254*******21.session`.
-pub fn mask_session_name(name: &str) -> String {
-    let digits = name.chars().filter(char::is_ascii_digit).count();
-    let mut seen = 0;
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                seen += 1;
-                if seen > 3 && seen + 2 <= digits {
-                    return '*';
-                }
-            }
-            c
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,19 +182,6 @@ mod tests {
             1,
             "modulo 2^23"
         );
-    }
-
-    #[test]
-    fn session_names_are_masked_for_logs() {
-        assert_eq!(
-            mask_session_name("+254708803721.session"),
-            "+254*******21.session"
-        );
-        assert_eq!(
-            mask_session_name("917862974695 (2).session"),
-            "917********5 (2).session"
-        );
-        assert_eq!(mask_session_name("demo-1.session"), "demo-1.session");
     }
 
     #[test]

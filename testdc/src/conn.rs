@@ -102,7 +102,7 @@ pub(crate) async fn serve_connection(
     let session = conn
         .dispatch
         .as_ref()
-        .map(|d| herald_telegram::mask_session_name(d.session()));
+        .map(|d| herald_session_file::mask_session_name(d.session()));
     match result {
         Ok(()) => tracing::debug!(session, "testdc connection closed"),
         Err(ProtocolError::Io(error)) => tracing::debug!(session, %error, "testdc connection lost"),

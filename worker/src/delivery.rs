@@ -20,8 +20,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use herald_data::{FlushTicket, Level, StatsDelta, UserId, mask_session_name};
+use herald_data::{FlushTicket, Level, StatsDelta, UserId};
 use herald_jobs::{JobsError, clock};
+use herald_session_file::mask_session_name;
 use herald_telegram::{Delivery, SendError};
 use serde::{Deserialize, Serialize};
 

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_data::{BlockedGroup, Level, User, UserId, mask_session_name};
+use herald_data::{BlockedGroup, Level, User, UserId};
 use herald_jobs::{Hold, clock};
+use herald_session_file::mask_session_name;
 use herald_telegram::{
     ApiCredentials, AttemptLabel, Connection, Delivery, Post, SendError, SessionHandle, Target,
 };

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_data::{Level, mask_session_name};
+use herald_data::Level;
+use herald_session_file::mask_session_name;
 
 use crate::plan;
 use crate::session_run::{Flow, Link, SessionCtx, SessionJob, Tally};

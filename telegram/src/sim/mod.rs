@@ -134,14 +134,14 @@ impl World {
             Ok(Some(lock)) => lock,
             Ok(None) => return Ok(None),
             Err(e) => {
-                tracing::warn!(session = %crate::mask_session_name(session), error = %e, "simulator could not take a session lock");
+                tracing::warn!(session = %herald_session_file::mask_session_name(session), error = %e, "simulator could not take a session lock");
                 return Err(SendError::Transient);
             }
         };
         Ok(Some(SimConnection {
             inner: Arc::clone(&self.inner),
             name: session.to_owned(),
-            log_name: crate::mask_session_name(session),
+            log_name: herald_session_file::mask_session_name(session),
             _lock: lock,
             state: self.inner.state.load(session),
             faults: self
@@ -154,7 +154,7 @@ impl World {
     /// Kills a session used from two connections at once, as Telegram does; the error to
     /// answer with.
     pub fn kill_duplicated(&self, session: &str) -> SendError {
-        let log_name = crate::mask_session_name(session);
+        let log_name = herald_session_file::mask_session_name(session);
         tracing::warn!(session = %log_name, "simulated Telegram: session used from two connections; killing it");
         if let Err(e) = self.inner.state.mark_dead(session, DUPLICATED) {
             tracing::warn!(session = %log_name, error = %e, "simulator could not record a dead session");
