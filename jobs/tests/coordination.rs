@@ -413,6 +413,10 @@ async fn liveness_follows_the_cycle(c: Coordination) {
         sleeping.last_heartbeat.is_some(),
         "the scheduler's renewal vouches for a sleeping bot"
     );
+    let due = sleeping
+        .next_run_at
+        .expect("a sleeping bot says when it posts next");
+    assert!((due - now).num_milliseconds().abs() < 1000, "{due} {now}");
     let cycle = c.take_due(now, 10).await.unwrap().remove(0);
     c.claim_cycle("u", cycle.cycle_no, "w", Duration::from_secs(5))
         .await
@@ -420,6 +424,7 @@ async fn liveness_follows_the_cycle(c: Coordination) {
     let running = c.liveness("u", "leader").await.unwrap();
     assert_eq!(running.cycle_state, CycleState::Running);
     assert!(running.last_heartbeat.is_some());
+    assert_eq!(running.next_run_at, None, "a running cycle is not scheduled");
     assert_eq!(c.epoch().await.unwrap(), None);
     c.set_epoch("scheduler").await.unwrap();
     assert_eq!(c.epoch().await.unwrap().as_deref(), Some("scheduler"));

@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use herald_api::engine::{
-    BotCommand, BotView, CommandOutcome, CycleState, EngineActivity, EngineError, EngineHealth,
-    EnginePort, IN_FLIGHT_LISTED, Refusal,
-};
+use herald_api::engine::{EngineActivity, EngineError, EngineHealth, EnginePort, IN_FLIGHT_LISTED};
 use herald_api::{ApiConfig, AppState, HealthReport, SessionChecker, SessionHealth};
-use herald_data::{ExecutionMode, Store, UserId};
-use herald_jobs::{Command, CommandAction, Coordination, Queue, RefusalReason, clock};
+use herald_data::{Store, UserId};
+use herald_jobs::{Command, CommandAction, CommandOutcome, Coordination, Liveness, Queue, clock};
 use herald_scheduler::LEADER_KEY;
 use herald_sessions::Pool;
 use herald_telegram::{ApiCredentials, SendError, SessionHandle, Telegram};
@@ -41,21 +38,9 @@ impl EnginePort for EngineAdapter {
     async fn command(
         &self,
         user: &UserId,
-        command: BotCommand,
+        action: CommandAction,
         wait: Duration,
     ) -> Result<Option<CommandOutcome>, EngineError> {
-        let action = match command {
-            BotCommand::Start {
-                sessions_wanted,
-                execution_mode,
-                total_cycle_minutes,
-            } => CommandAction::Start {
-                sessions_wanted,
-                execution_mode: execution_mode.map(|m| m.as_str().to_owned()),
-                total_cycle_minutes,
-            },
-            BotCommand::Stop => CommandAction::Stop,
-        };
         let command = Command::new(user.as_str(), action);
         let waiter = self.coord.expect_reply(&command.request_id);
         self.queue
@@ -63,53 +48,14 @@ impl EnginePort for EngineAdapter {
             .await
             .map_err(engine_error)?;
         let reply = waiter.wait(wait).await.map_err(engine_error)?;
-        Ok(reply.map(|r| match r.outcome {
-            herald_jobs::CommandOutcome::Running {
-                sessions,
-                execution_mode,
-            } => CommandOutcome::Running {
-                sessions,
-                execution_mode: if execution_mode == "starter" {
-                    ExecutionMode::Starter
-                } else {
-                    ExecutionMode::Enterprise
-                },
-            },
-            herald_jobs::CommandOutcome::Stopping => CommandOutcome::Stopping,
-            herald_jobs::CommandOutcome::Stopped => CommandOutcome::Stopped,
-            herald_jobs::CommandOutcome::Refused { reason, message } => CommandOutcome::Refused {
-                reason: match reason {
-                    RefusalReason::NoSessions => Refusal::NoSessions,
-                    RefusalReason::Suspended => Refusal::Suspended,
-                    RefusalReason::UserNotFound => Refusal::UserNotFound,
-                    RefusalReason::Invalid => Refusal::Invalid,
-                    RefusalReason::Internal => Refusal::Internal,
-                },
-                message,
-            },
-        }))
+        Ok(reply.map(|r| r.outcome))
     }
 
-    async fn bot_view(&self, user: &UserId) -> Result<BotView, EngineError> {
-        let liveness = self
-            .coord
+    async fn liveness(&self, user: &UserId) -> Result<Liveness, EngineError> {
+        self.coord
             .liveness(user.as_str(), LEADER_KEY)
             .await
-            .map_err(engine_error)?;
-        let next_run_at = self
-            .coord
-            .next_run(user.as_str())
-            .await
-            .map_err(engine_error)?;
-        Ok(BotView {
-            cycle_state: match liveness.cycle_state {
-                herald_jobs::CycleState::Running => CycleState::Running,
-                herald_jobs::CycleState::Sleeping => CycleState::Sleeping,
-                herald_jobs::CycleState::Idle => CycleState::Idle,
-            },
-            last_heartbeat: liveness.last_heartbeat,
-            next_run_at,
-        })
+            .map_err(engine_error)
     }
 
     async fn health(&self) -> Result<EngineHealth, EngineError> {

@@ -44,7 +44,7 @@ pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), JobE
                         worker,
                         &user,
                         *sessions_wanted,
-                        execution_mode.as_deref(),
+                        *execution_mode,
                         *total_cycle_minutes,
                     )
                     .await
@@ -92,21 +92,10 @@ async fn start(
     worker: &Worker,
     user: &UserId,
     wanted: Option<u32>,
-    mode: Option<&str>,
+    mode: Option<ExecutionMode>,
     minutes: Option<u32>,
 ) -> CommandOutcome {
     let w = &worker.inner;
-    let mode = match mode {
-        None => None,
-        Some("starter") => Some(ExecutionMode::Starter),
-        Some("enterprise") => Some(ExecutionMode::Enterprise),
-        Some(other) => {
-            return refused(
-                RefusalReason::Invalid,
-                format!("Invalid execution_mode '{other}': use 'starter' or 'enterprise'"),
-            );
-        }
-    };
     let Some(record) = w.store.user(user.as_str()) else {
         return refused(RefusalReason::UserNotFound, "User not found");
     };
@@ -202,7 +191,7 @@ async fn start(
     );
     CommandOutcome::Running {
         sessions: assignment.sessions,
-        execution_mode: execution_mode.as_str().to_owned(),
+        execution_mode,
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use common::*;
-use herald_data::BotStatus;
+use herald_data::{BotStatus, ExecutionMode};
 use herald_jobs::testing::RedisServer;
 use herald_jobs::{CommandAction, CommandOutcome, RefusalReason};
 use herald_telegram::SendError;
@@ -81,7 +81,7 @@ async fn every_group_gets_one_post_per_cycle_and_counters_match_the_journal() {
                 execution_mode,
             } => {
                 assert_eq!(sessions.len(), 3);
-                assert_eq!(execution_mode, "enterprise");
+                assert_eq!(execution_mode, ExecutionMode::Enterprise);
             }
             other => panic!("start refused: {other:?}"),
         }

@@ -10,12 +10,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use herald_data::{BotStatus, User, UserId};
+use herald_jobs::{CommandAction, CommandOutcome, CycleState, RefusalReason};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{Tenant, plan_allows_start};
 use crate::body::optional;
-use crate::engine::{BotCommand, CommandOutcome, CycleState, Refusal};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::bot_config::{MAX_DELAY, parse_mode};
 use crate::state::AppState;
@@ -81,7 +81,7 @@ pub async fn start(
             MAX_DELAY / 60
         )));
     }
-    let command = BotCommand::Start {
+    let command = CommandAction::Start {
         sessions_wanted: limits.max_sessions,
         execution_mode: mode,
         total_cycle_minutes: request.total_cycle_minutes,
@@ -122,13 +122,13 @@ pub async fn start(
     }
 }
 
-fn refusal(reason: Refusal, message: String) -> ApiError {
+fn refusal(reason: RefusalReason, message: String) -> ApiError {
     match reason {
-        Refusal::NoSessions => ApiError::new(StatusCode::CONFLICT, "no_sessions", message),
-        Refusal::Suspended => ApiError::new(StatusCode::CONFLICT, "suspended", message),
-        Refusal::UserNotFound => ApiError::user_not_found(),
-        Refusal::Invalid => ApiError::bad_request(message),
-        Refusal::Internal => ApiError::unavailable(message),
+        RefusalReason::NoSessions => ApiError::new(StatusCode::CONFLICT, "no_sessions", message),
+        RefusalReason::Suspended => ApiError::new(StatusCode::CONFLICT, "suspended", message),
+        RefusalReason::UserNotFound => ApiError::user_not_found(),
+        RefusalReason::Invalid => ApiError::bad_request(message),
+        RefusalReason::Internal => ApiError::unavailable(message),
     }
 }
 
@@ -151,7 +151,7 @@ pub async fn stop(State(state): State<AppState>, tenant: Tenant) -> Result<Respo
         .engine
         .command(
             &tenant.user,
-            BotCommand::Stop,
+            CommandAction::Stop,
             state.inner.config.command_wait,
         )
         .await
@@ -192,7 +192,7 @@ pub(crate) struct Liveness {
 }
 
 pub(crate) async fn liveness(state: &AppState, user_id: &UserId, user: &User) -> Liveness {
-    let view = match state.inner.engine.bot_view(user_id).await {
+    let view = match state.inner.engine.liveness(user_id).await {
         Ok(view) => Some(view),
         Err(err) => {
             tracing::warn!(user.id = %user_id, error = %err, "cannot see the engine; the bot's liveness is unknown");

@@ -58,19 +58,37 @@ pub enum CancelOutcome {
     Idle,
 }
 
+/// What a bot is doing right now, as coordination sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CycleState {
+    /// A worker is running its cycle.
     Running,
+    /// Scheduled, waiting for `next_run_at`.
     Sleeping,
+    /// Neither.
     Idle,
 }
 
-/// What the API needs to tell RUNNING from CRASHED.
+impl CycleState {
+    /// As the status routes show it (`cycle_state`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycleState::Running => "running",
+            CycleState::Sleeping => "sleeping",
+            CycleState::Idle => "idle",
+        }
+    }
+}
+
+/// What the API needs to tell RUNNING from CRASHED, and when the bot posts next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Liveness {
     pub cycle_state: CycleState,
-    /// The cycle's last lease renewal (running), or the scheduler's (sleeping).
+    /// The last sign of life of whoever is responsible for the bot now: the cycle's last lease
+    /// renewal (running), or the scheduler's (sleeping).
     pub last_heartbeat: Option<DateTime<Utc>>,
+    /// When its next cycle is due, if it is scheduled.
+    pub next_run_at: Option<DateTime<Utc>>,
 }
 
 /// Something a worker holds in coordination and keeps only by renewing it before its ttl lapses.
@@ -441,23 +459,21 @@ impl Coordination {
     // ---- liveness ----
 
     pub async fn liveness(&self, user: &str, leader_key: &str) -> Result<Liveness, JobsError> {
-        let state = match self.in_flight(user).await? {
-            Some(cycle) => Liveness {
-                cycle_state: CycleState::Running,
-                last_heartbeat: cycle.last_renewed_at,
-            },
-            None => match self.next_run(user).await? {
-                Some(_) => Liveness {
-                    cycle_state: CycleState::Sleeping,
-                    last_heartbeat: self.lease_renewed_at(leader_key).await?,
-                },
-                None => Liveness {
-                    cycle_state: CycleState::Idle,
-                    last_heartbeat: None,
-                },
-            },
+        let in_flight = self.in_flight(user).await?;
+        let next_run_at = self.next_run(user).await?;
+        let (cycle_state, last_heartbeat) = match (in_flight, next_run_at) {
+            (Some(cycle), _) => (CycleState::Running, cycle.last_renewed_at),
+            (None, Some(_)) => (
+                CycleState::Sleeping,
+                self.lease_renewed_at(leader_key).await?,
+            ),
+            (None, None) => (CycleState::Idle, None),
         };
-        Ok(state)
+        Ok(Liveness {
+            cycle_state,
+            last_heartbeat,
+            next_run_at,
+        })
     }
 
     // ---- command replies ----
