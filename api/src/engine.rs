@@ -34,9 +34,10 @@ pub struct EngineActivity {
 /// How many cycles in flight [`EnginePort::activity`] lists (the count covers all).
 pub const IN_FLIGHT_LISTED: usize = 100;
 
+/// The engine's coordination (Redis, or the in-process state) could not answer.
 #[derive(Debug, thiserror::Error)]
 #[error("the engine is unavailable: {0}")]
-pub struct EngineError(pub String);
+pub struct EngineError(#[from] pub herald_jobs::JobsError);
 
 /// What the API needs from the engine.
 #[async_trait::async_trait]

@@ -144,7 +144,12 @@ impl From<DataError> for ApiError {
                     ),
                 )
             }
-            other => ApiError::internal(other),
+            // The file cannot be read as a document, the store is shutting down, or a change's
+            // own code failed: nothing the client can act on.
+            err
+            @ (DataError::Corrupt { .. } | DataError::Closed | DataError::ChangePanicked(_)) => {
+                ApiError::internal(err)
+            }
         }
     }
 }
@@ -185,7 +190,6 @@ impl From<SessionsError> for ApiError {
             )),
             SessionsError::Data(err) => err.into(),
             err @ SessionsError::Io { .. } => ApiError::internal(err),
-            other => ApiError::internal(other),
         }
     }
 }

@@ -6,8 +6,9 @@
 use std::io;
 
 /// Everything the data manager can refuse or fail with.
+/// Not `#[non_exhaustive]`: the crates of this workspace match it whole, so a new variant is a
+/// compile error wherever it must be mapped (the API's statuses), not a silent wildcard.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum DataError {
     /// A data file exists but is not what it should be: never overwritten, the process refuses to
     /// start (at open) or goes read-only (while running).

@@ -424,7 +424,10 @@ async fn liveness_follows_the_cycle(c: Coordination) {
     let running = c.liveness("u", "leader").await.unwrap();
     assert_eq!(running.cycle_state, CycleState::Running);
     assert!(running.last_heartbeat.is_some());
-    assert_eq!(running.next_run_at, None, "a running cycle is not scheduled");
+    assert_eq!(
+        running.next_run_at, None,
+        "a running cycle is not scheduled"
+    );
     assert_eq!(c.epoch().await.unwrap(), None);
     c.set_epoch("scheduler").await.unwrap();
     assert_eq!(c.epoch().await.unwrap().as_deref(), Some("scheduler"));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use herald_data::{BotStatus, Level, Store, UserId};
+use herald_data::{BotStatus, Level, Store, UpdateError, UserId};
 use herald_jobs::{Coordination, JobsError, Presence, Queue, Role, clock};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -53,7 +53,7 @@ pub enum SchedulerError {
     #[error(transparent)]
     Jobs(#[from] JobsError),
     #[error("cannot stop the bots after a restart: {0}")]
-    Data(String),
+    Data(#[source] herald_data::DataError),
 }
 
 #[derive(Debug, Clone)]
@@ -178,10 +178,13 @@ impl Scheduler {
                         stopped.push(id.clone());
                     }
                 }
-                Ok::<_, ()>(stopped)
+                Ok::<_, std::convert::Infallible>(stopped)
             })
             .await
-            .map_err(|e| SchedulerError::Data(format!("{e:?}")))?;
+            .map_err(|e| match e {
+                UpdateError::Data(err) => SchedulerError::Data(err),
+                UpdateError::Rejected(never) => match never {},
+            })?;
         for id in &stopped {
             tracing::warn!(user.id = %id, "bot stopped: Herald restarted; the tenant must start it again");
             if let Ok(user) = UserId::parse(id) {

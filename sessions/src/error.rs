@@ -4,8 +4,8 @@
 
 use herald_data::DataError;
 
+/// Not `#[non_exhaustive]`, like `DataError`: the API's mapping names every variant.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum SessionsError {
     #[error("User not found")]
     UserNotFound,

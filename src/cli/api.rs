@@ -29,10 +29,6 @@ pub(crate) struct EngineAdapter {
     pub(crate) scheduler_ttl: Duration,
 }
 
-fn engine_error(err: herald_jobs::JobsError) -> EngineError {
-    EngineError(err.to_string())
-}
-
 #[async_trait]
 impl EnginePort for EngineAdapter {
     async fn command(
@@ -43,11 +39,8 @@ impl EnginePort for EngineAdapter {
     ) -> Result<Option<CommandOutcome>, EngineError> {
         let command = Command::new(user.as_str(), action);
         let waiter = self.coord.expect_reply(&command.request_id);
-        self.queue
-            .push_command(&command)
-            .await
-            .map_err(engine_error)?;
-        let reply = waiter.wait(wait).await.map_err(engine_error)?;
+        self.queue.push_command(&command).await?;
+        let reply = waiter.wait(wait).await?;
         Ok(reply.map(|r| r.outcome))
     }
 
@@ -55,21 +48,17 @@ impl EnginePort for EngineAdapter {
         self.coord
             .liveness(user.as_str(), LEADER_KEY)
             .await
-            .map_err(engine_error)
+            .map_err(EngineError::from)
     }
 
     async fn health(&self) -> Result<EngineHealth, EngineError> {
-        let renewed = self
-            .coord
-            .lease_renewed_at(LEADER_KEY)
-            .await
-            .map_err(engine_error)?;
+        let renewed = self.coord.lease_renewed_at(LEADER_KEY).await?;
         let ttl = chrono::Duration::from_std(self.scheduler_ttl).unwrap_or_default();
-        let depth = self.queue.depth().await.map_err(engine_error)?;
+        let depth = self.queue.depth().await?;
         Ok(EngineHealth {
             scheduler_running: renewed.is_some_and(|at| clock::now() - at < ttl),
             queued_jobs: depth.commands_waiting + depth.cycles_waiting,
-            in_flight_cycles: self.coord.in_flight_count().await.map_err(engine_error)?,
+            in_flight_cycles: self.coord.in_flight_count().await?,
         })
     }
 
@@ -80,11 +69,8 @@ impl EnginePort for EngineAdapter {
             c.paused_sessions(),
             c.in_flight_count(),
             c.in_flight_users(IN_FLIGHT_LISTED),
-        )
-        .map_err(engine_error)?;
-        let cycles = futures::future::try_join_all(users.iter().map(|u| c.in_flight(u)))
-            .await
-            .map_err(engine_error)?;
+        )?;
+        let cycles = futures::future::try_join_all(users.iter().map(|u| c.in_flight(u))).await?;
         let in_flight = users
             .into_iter()
             .zip(cycles)
