@@ -11,13 +11,14 @@ COPY .cargo .cargo
 COPY data/Cargo.toml data/
 COPY session-file/Cargo.toml session-file/
 COPY sessions/Cargo.toml sessions/
+COPY post/Cargo.toml post/
 COPY telegram/Cargo.toml telegram/
 COPY jobs/Cargo.toml jobs/
 COPY scheduler/Cargo.toml scheduler/
 COPY worker/Cargo.toml worker/
 COPY api/Cargo.toml api/
 COPY testdc/Cargo.toml testdc/
-RUN for c in data session-file sessions telegram jobs scheduler worker api testdc; do \
+RUN for c in data session-file sessions post telegram jobs scheduler worker api testdc; do \
       mkdir -p $c/src && echo "" > $c/src/lib.rs; done \
  && mkdir -p src && echo "fn main() {}" > src/main.rs && echo "" > src/lib.rs \
  && cargo build --release --locked --bin herald || true

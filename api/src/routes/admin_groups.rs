@@ -3,7 +3,7 @@
 
 use axum::extract::{Query, State};
 use herald_data::Plan;
-use herald_telegram::Target;
+use herald_post::Target;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

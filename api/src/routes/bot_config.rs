@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use herald_data::{ExecutionMode, PostKind, User};
-use herald_telegram::{Post, Target};
+use herald_post::{Post, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
