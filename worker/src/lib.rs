@@ -19,11 +19,13 @@
 //!   send, count, resume), read top to bottom.
 //! - `holds`: leases and permits of running cycles, renewed together while the worker lives.
 //! - `presence`: the worker's announcement of itself (the console's list of workers).
+//! - [`WorkerError`]: why a session's run ended early, as the tenant's log says it.
 
 pub mod command;
 mod credentials;
 mod cycle;
 mod delivery;
+mod error;
 mod holds;
 pub mod outcome;
 mod pause;
@@ -35,6 +37,7 @@ mod session_steps;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use error::WorkerError;
 use herald_data::Store;
 use herald_jobs::{Command, Coordination, Cycle, Handler, JobError, handler};
 use herald_sessions::Pool;

@@ -19,13 +19,13 @@ use herald_telegram::{
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::Worker;
 use crate::cycle::Tickets;
 use crate::delivery::{Checkpoints, CountedAttempt, GroupEntry};
 use crate::holds::Holds;
 use crate::outcome::Decision;
 use crate::pause::Pause;
 use crate::plan::CycleGroups;
+use crate::{Worker, WorkerError};
 
 /// What a cycle's session runs share.
 pub(crate) struct SessionCtx {
@@ -84,7 +84,8 @@ pub(crate) enum Flow {
     /// Nothing more this cycle; the connection is still open.
     Stop,
     /// The run ends here, its connection already closed.
-    End(Result<(), String>),
+    /// Boxed: the reason is rare, and the run's future stays small while it waits.
+    End(Result<(), Box<WorkerError>>),
 }
 
 /// What to do after one group.
@@ -198,10 +199,9 @@ impl SessionCtx {
                         Box::pin(self.close(job, broken)).await;
                     }
                     if link.reconnects == policy.max_reconnects {
-                        return Flow::End(Err(format!(
-                            "the connection broke {} times",
-                            link.reconnects + 1
-                        )));
+                        return Flow::End(Err(Box::new(WorkerError::ConnectionBroke(
+                            link.reconnects + 1,
+                        ))));
                     }
                     link.reconnects += 1;
                     self.log(
@@ -213,7 +213,7 @@ impl SessionCtx {
                     }
                     match Box::pin(self.connect(job)).await {
                         Ok(connection) => link.connection = Some(connection),
-                        Err(why) => return Flow::End(Err(why)),
+                        Err(why) => return Flow::End(Err(Box::new(why))),
                     }
                 }
             }
@@ -255,8 +255,8 @@ impl SessionCtx {
                 .credentials
                 .remember(&path, learned)
                 .await
-                .map_err(|e| e.to_string()),
-            Err(err) => Err(err.to_string()),
+                .map_err(WorkerError::SessionFile),
+            Err(err) => Err(WorkerError::Pool(err)),
         };
         if let Err(err) = kept {
             // Only a cost: the next connection resolves these chats again.
@@ -264,21 +264,24 @@ impl SessionCtx {
         }
     }
 
-    pub(crate) async fn connect(&self, job: &SessionJob) -> Result<Box<dyn Connection>, String> {
+    pub(crate) async fn connect(
+        &self,
+        job: &SessionJob,
+    ) -> Result<Box<dyn Connection>, WorkerError> {
         let w = &self.worker.inner;
         let path = w
             .pool
             .session_file(&self.user, &job.session)
-            .map_err(|e| e.to_string())?;
+            .map_err(WorkerError::Pool)?;
         let file = w
             .credentials
             .read(&path)
             .await
-            .map_err(|e| format!("session file unusable: {e}"))?;
+            .map_err(WorkerError::SessionFile)?;
         let pair = w
             .pool
             .pair_credentials(job.pair)
-            .map_err(|e| e.to_string())?;
+            .map_err(WorkerError::Pool)?;
         let api = ApiCredentials {
             api_id: pair.api_id,
             api_hash: SecretString::from(pair.api_hash.expose().to_owned()),
@@ -294,7 +297,7 @@ impl SessionCtx {
                 Ok(connection) => return Ok(connection),
                 Err(SendError::SessionDead { code }) => {
                     self.quarantine(&job.session, &code).await;
-                    return Err(format!("session is dead ({code})"));
+                    return Err(WorkerError::Dead { code });
                 }
                 Err(SendError::Transient) if retries < w.config.policy.transient_retries => {
                     retries += 1;
@@ -302,10 +305,10 @@ impl SessionCtx {
                         .sleep(w.config.policy.transient_backoff * retries)
                         .await
                     {
-                        return Err("stopped".into());
+                        return Err(WorkerError::Stopped);
                     }
                 }
-                Err(err) => return Err(format!("cannot connect: {err}")),
+                Err(err) => return Err(WorkerError::Connect(err)),
             }
         }
     }

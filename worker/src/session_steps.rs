@@ -12,8 +12,8 @@ use std::time::Duration;
 use herald_data::Level;
 use herald_session_file::mask_session_name;
 
-use crate::plan;
 use crate::session_run::{Flow, Link, SessionCtx, SessionJob, Tally};
+use crate::{WorkerError, plan};
 
 /// A session run between its posts.
 struct SessionRun {
@@ -26,7 +26,7 @@ struct SessionRun {
     /// The next group's index in `job.groups`.
     next: usize,
     /// Why it stopped before its share was done, when it did.
-    stopped: Result<(), String>,
+    stopped: Result<(), Box<WorkerError>>,
 }
 
 /// How a session run's beginning went.
@@ -93,7 +93,7 @@ impl SessionRun {
             Ok(true) => Begun::Posting,
             Ok(false) => Begun::Ending,
             Err(why) => {
-                self.stopped = Err(why);
+                self.stopped = Err(Box::new(why));
                 Begun::Ending
             }
         }
@@ -101,18 +101,18 @@ impl SessionRun {
 
     /// Waits out the session's flood wait, if short enough, and connects; false when the cycle
     /// stopped meanwhile.
-    async fn open(&mut self) -> Result<bool, String> {
+    async fn open(&mut self) -> Result<bool, WorkerError> {
         let (ctx, job) = (&self.ctx, &self.job);
         let w = &ctx.worker.inner;
         let paused = w
             .coord
             .session_paused_until(&job.session)
             .await
-            .map_err(|e| format!("cannot read its flood-wait state: {e}"))?;
+            .map_err(WorkerError::PauseUnknown)?;
         if let Some(until) = paused {
             let wait = herald_jobs::clock::until(until);
             if wait > w.config.policy.max_wait_in_cycle {
-                return Err(format!("flood wait until {}", until.format("%H:%M:%S")));
+                return Err(WorkerError::FloodWait(until));
             }
             if !ctx.sleep(wait).await {
                 return Ok(false);
@@ -166,7 +166,7 @@ impl SessionRun {
         metrics::gauge!("herald_active_sessions").decrement(1.0);
         if let Err(why) = stopped {
             let masked = mask_session_name(&job.session);
-            tracing::warn!(user.id = %ctx.user, session = %masked, why, "session skipped this cycle");
+            tracing::warn!(user.id = %ctx.user, session = %masked, why = %why, "session skipped this cycle");
             ctx.log(
                 Level::Warning,
                 &format!("Session {masked} skipped this cycle: {why}"),

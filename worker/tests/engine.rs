@@ -281,6 +281,37 @@ async fn a_flood_wait_is_honoured_to_the_second_then_the_group_is_posted() {
     );
 }
 
+/// A session whose flood wait outlasts what a cycle may wait sits the cycle out: nothing is sent,
+/// and the tenant's log says why and until when (the session run's `WorkerError`, as written).
+#[tokio::test]
+async fn a_session_in_a_long_flood_wait_sits_the_cycle_out_and_the_log_says_until_when() {
+    let engine = Engine::start(Options::new(1, ""), 1).await;
+    let until = herald_jobs::clock::now() + chrono::TimeDelta::hours(1);
+    engine
+        .coord()
+        .pause_session(&session_name(0), until)
+        .await
+        .unwrap();
+    engine.tenant("w", 1).await;
+    engine.start_bot("w", 1).await;
+    let expected = format!(
+        "skipped this cycle: flood wait until {}",
+        until.format("%H:%M:%S")
+    );
+    let mut log = String::new();
+    for _ in 0..200 {
+        engine.store().flush_logs();
+        log = engine.store().log_tail(&uid("w"), 100).join("\n");
+        if log.contains(&expected) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(log.contains(&expected), "{log}");
+    assert!(engine.journal().is_empty(), "sent inside a flood wait");
+    engine.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_flood_wait_that_cannot_be_recorded_stops_the_session_for_the_cycle() {
     // The workers' Redis user may read pauses but not write them: every other key is theirs.
