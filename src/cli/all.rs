@@ -15,7 +15,7 @@ use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
 use herald_sessions::Pool;
 use secrecy::SecretString;
 
-use super::{api, engine};
+use super::{api, assembly};
 use crate::config::{Config, TelegramBackend};
 
 #[derive(Debug, clap::Args)]
@@ -37,7 +37,7 @@ pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::R
     };
     let mut dc = None;
     if args.demo {
-        let store = engine::open_store(&config)?;
+        let store = assembly::open_store(&config)?;
         seed_demo(&store, &config).await?;
         store.shutdown()?;
         if config.telegram == TelegramBackend::Grammers && config.telegram_dc.is_none() {
@@ -48,7 +48,7 @@ pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::R
     }
     let listener = api::bind(&config).await?;
     let address = listener.local_addr()?;
-    let running = crate::startup::start(&config, listener, engine::shutdown_on_signal()?).await?;
+    let running = crate::startup::start(&config, listener, assembly::shutdown_on_signal()?).await?;
     if args.demo
         && let Err(err) = print_demo(&config, address)
     {

@@ -268,7 +268,7 @@ pub(crate) fn app_state(
         scheduler_ttl: config.heartbeat_ttl.max(config.lease_ttl),
     });
     let checker = Arc::new(TelegramChecker {
-        telegram: super::engine::telegram(config)?,
+        telegram: super::assembly::telegram(config)?,
         pool: pool.clone(),
         coord: coord.clone(),
         lease_ttl: config.lease_ttl,
@@ -298,11 +298,11 @@ pub(crate) async fn serve(
 /// `herald api`: the HTTP API of a scale-out deployment.
 pub(crate) async fn api_command(config: &Config) -> anyhow::Result<()> {
     let api = api_config(config)?;
-    let store = super::engine::open_store(config)?;
-    let (coord, queue) = super::engine::connect_redis(config, "api").await?;
+    let store = super::assembly::open_store(config)?;
+    let (coord, queue) = super::assembly::connect_redis(config, "api").await?;
     let state = app_state(config, api, &store, coord, queue)?;
     let listener = bind(config).await?;
-    let shutdown = super::engine::shutdown_on_signal()?;
+    let shutdown = super::assembly::shutdown_on_signal()?;
     let result = serve(listener, state, shutdown).await;
     store.shutdown()?;
     result

@@ -2,7 +2,7 @@
 
 mod all;
 pub(crate) mod api;
-pub(crate) mod engine;
+pub(crate) mod assembly;
 mod open_files;
 mod pool;
 mod testdc;
@@ -75,8 +75,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::All(args) => runtime()?.block_on(all::all_command(config, &args)),
         Command::Api => runtime()?.block_on(api::api_command(&config)),
-        Command::Worker => runtime()?.block_on(engine::worker_command(&config)),
-        Command::Scheduler => runtime()?.block_on(engine::scheduler_command(&config)),
+        Command::Worker => runtime()?.block_on(assembly::worker_command(&config)),
+        Command::Scheduler => runtime()?.block_on(assembly::scheduler_command(&config)),
         Command::Token(args) => token::run(&config, &args),
         Command::Sessions(SessionsCommand::List) => pool::list_sessions(&config),
         Command::Sessions(SessionsCommand::Import { paths }) => pool::import(&config, &paths),
