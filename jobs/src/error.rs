@@ -31,10 +31,11 @@ impl From<serde_json::Error> for JobsError {
     }
 }
 
-/// What a job handler reports. Retry intent lives in the type: a wait is never expressed as an
-/// error (handlers reschedule through coordination and return `Ok`).
+/// What a job handler reports when it fails (`JobsError` is this crate's own failures). Retry
+/// intent lives in the type: a wait is never expressed as an error (handlers reschedule through
+/// coordination and return `Ok`).
 #[derive(Debug, thiserror::Error)]
-pub enum JobError {
+pub enum HandlerError {
     /// Worth another try after `after`; bounded by the consumer's attempt limit.
     #[error("retry in {after:?}: {reason}")]
     Retry {

@@ -25,5 +25,5 @@ pub use coord::{
     Presence, RedisConfig, ReplyWaiter, Role,
 };
 pub use cycle::Cycle;
-pub use error::{JobError, JobsError};
+pub use error::{HandlerError, JobsError};
 pub use queue::{ConsumerLimits, Handler, Queue, QueueDepth, handler};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use herald_jobs::testing::RedisServer;
 use herald_jobs::{
-    Command, CommandAction, ConsumerLimits, Cycle, JobError, Queue, RedisConfig, clock, handler,
+    Command, CommandAction, ConsumerLimits, Cycle, HandlerError, Queue, RedisConfig, clock, handler,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -151,7 +151,7 @@ async fn a_retry_is_bounded(queue: Queue) {
         let counter = counter.clone();
         async move {
             *counter.lock().unwrap() += 1;
-            Err(JobError::Retry {
+            Err(HandlerError::Retry {
                 after: Duration::from_millis(10),
                 reason: "flaky".into(),
             })

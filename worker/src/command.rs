@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use herald_data::{BotStatus, ExecutionMode, Level, UserId};
 use herald_jobs::{
-    CancelOutcome, Command, CommandAction, CommandOutcome, CommandReply, JobError, RefusalReason,
-    clock,
+    CancelOutcome, Command, CommandAction, CommandOutcome, CommandReply, HandlerError,
+    RefusalReason, clock,
 };
 use herald_sessions::SessionsError;
 
@@ -21,7 +21,7 @@ const COMMAND_LEASE: Duration = Duration::from_secs(30);
 /// The old backend's window for starter mode when the tenant gives none.
 const DEFAULT_STARTER_MINUTES: u32 = 60;
 
-pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), JobError> {
+pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), HandlerError> {
     let w = &worker.inner;
     let outcome = match UserId::parse(&command.user_id) {
         Err(reason) => refused(RefusalReason::Invalid, reason),
@@ -29,7 +29,7 @@ pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), JobE
             let lease = format!("command:{user}");
             let holder = format!("{}/{}", w.config.holder, command.request_id);
             if !acquire(worker, &lease, &holder).await {
-                return Err(JobError::Retry {
+                return Err(HandlerError::Retry {
                     after: Duration::from_secs(1),
                     reason: "another command of this tenant is running".into(),
                 });
@@ -60,10 +60,13 @@ pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), JobE
         request_id: command.request_id,
         outcome,
     };
-    w.coord.reply(&reply).await.map_err(|e| JobError::Retry {
-        after: Duration::from_secs(1),
-        reason: format!("cannot send the reply: {e}"),
-    })
+    w.coord
+        .reply(&reply)
+        .await
+        .map_err(|e| HandlerError::Retry {
+            after: Duration::from_secs(1),
+            reason: format!("cannot send the reply: {e}"),
+        })
 }
 
 async fn acquire(worker: &Worker, lease: &str, holder: &str) -> bool {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use futures::FutureExt;
 use herald_data::{BotStatus, ExecutionMode, FlushTicket, Level, Plan, UserId};
-use herald_jobs::{Claim, Cycle, JobError, clock};
+use herald_jobs::{Claim, Cycle, HandlerError, clock};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -71,7 +71,7 @@ struct Claimed {
 pub(crate) fn run(
     worker: Worker,
     cycle: Cycle,
-) -> impl Future<Output = Result<(), JobError>> + Send + 'static {
+) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
     async move {
         let Some(claimed) = Box::pin(claim(&worker, &cycle)).await? else {
             return Ok(());
@@ -90,10 +90,10 @@ pub(crate) fn run(
 
 /// Claims the cycle and registers its holds for renewal; `None` when it is not this worker's
 /// to run (claimed elsewhere, stale, or already running here).
-async fn claim(worker: &Worker, cycle: &Cycle) -> Result<Option<Box<Claimed>>, JobError> {
+async fn claim(worker: &Worker, cycle: &Cycle) -> Result<Option<Box<Claimed>>, HandlerError> {
     let w = &worker.inner;
     let Ok(user) = UserId::parse(&cycle.user_id) else {
-        return Err(JobError::Abort {
+        return Err(HandlerError::Abort {
             reason: format!("cycle for an unusable user id '{}'", cycle.user_id),
         });
     };

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 pub use error::WorkerError;
 use herald_data::Store;
-use herald_jobs::{Command, Coordination, Cycle, Handler, JobError, handler};
+use herald_jobs::{Command, Coordination, Cycle, Handler, HandlerError, handler};
 use herald_sessions::Pool;
 use herald_telegram::Telegram;
 use tokio_util::sync::CancellationToken;
@@ -143,7 +143,7 @@ impl Worker {
     }
 
     /// Carries out a start or stop and sends the outcome to whoever waits for it.
-    pub async fn handle_command(&self, command: Command) -> Result<(), JobError> {
+    pub async fn handle_command(&self, command: Command) -> Result<(), HandlerError> {
         command::handle(self, command).await
     }
 
@@ -151,7 +151,7 @@ impl Worker {
     pub fn run_cycle(
         &self,
         cycle: Cycle,
-    ) -> impl Future<Output = Result<(), JobError>> + Send + use<> {
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + use<> {
         cycle::run(self.clone(), cycle)
     }
 

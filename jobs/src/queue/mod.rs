@@ -7,8 +7,8 @@
 //! cycles whose claim lapsed, and the claim drops duplicates), which keeps minutes-long cycles
 //! from ever being redelivered to a second live worker.
 //!
-//! Handlers never express waits as errors: `JobError::Retry` is for failures worth another try,
-//! bounded by `ConsumerLimits::max_attempts`; `JobError::Abort` drops the job with a log line.
+//! Handlers never express waits as errors: `HandlerError::Retry` is for failures worth another try,
+//! bounded by `ConsumerLimits::max_attempts`; `HandlerError::Abort` drops the job with a log line.
 
 mod memory;
 mod redis;
@@ -24,11 +24,11 @@ use tokio_util::sync::CancellationToken;
 use crate::command::Command;
 use crate::coord::RedisConfig;
 use crate::cycle::Cycle;
-use crate::{JobError, JobsError};
+use crate::{HandlerError, JobsError};
 
 /// A job handler: takes the job, resolves when done.
 pub type Handler<T> =
-    Arc<dyn Fn(T) -> Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>> + Send + Sync>;
+    Arc<dyn Fn(T) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync>;
 
 /// How much a consumer runs at once, and how it stops.
 #[derive(Debug, Clone)]
@@ -167,7 +167,7 @@ pub(crate) async fn run_job<T: Clone + Send + Sync>(
 ) -> Option<Duration> {
     match handler(envelope.job.clone()).await {
         Ok(()) => None,
-        Err(JobError::Retry { after, reason }) if envelope.attempt < max_attempts => {
+        Err(HandlerError::Retry { after, reason }) if envelope.attempt < max_attempts => {
             tracing::warn!(
                 kind,
                 attempt = envelope.attempt,
@@ -187,7 +187,7 @@ pub(crate) async fn run_job<T: Clone + Send + Sync>(
 pub fn handler<T, F, Fut>(f: F) -> Handler<T>
 where
     F: Fn(T) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
     Arc::new(move |job| Box::pin(f(job)))
 }
