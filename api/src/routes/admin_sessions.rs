@@ -225,17 +225,9 @@ pub async fn assign(
     _admin: Admin,
     Body(r): Body<AssignRequest>,
 ) -> Result<axum::Json<AssignResponse>, ApiError> {
-    state
-        .inner
-        .pool
-        .assign_named(&super::user_id(&r.user_id)?, &r.filename)
-        .await?;
-    Ok(axum::Json(AssignResponse {
-        success: true,
-        message: "Session assigned".into(),
-        filename: r.filename,
-        user_id: r.user_id,
-    }))
+    let user = super::user_id(&r.user_id)?;
+    state.inner.pool.assign_named(&user, &r.filename).await?;
+    Ok(moved(r, "Session assigned"))
 }
 
 /// Takes a session back from a tenant into the unused pool.
@@ -247,17 +239,19 @@ pub async fn unassign(
     _admin: Admin,
     Body(r): Body<AssignRequest>,
 ) -> Result<axum::Json<AssignResponse>, ApiError> {
-    state
-        .inner
-        .pool
-        .unassign(&super::user_id(&r.user_id)?, &r.filename)
-        .await?;
-    Ok(axum::Json(AssignResponse {
+    let user = super::user_id(&r.user_id)?;
+    state.inner.pool.unassign(&user, &r.filename).await?;
+    Ok(moved(r, "Session unassigned"))
+}
+
+/// The answer to an assign or unassign the pool carried out: the request echoed back.
+fn moved(r: AssignRequest, message: &str) -> axum::Json<AssignResponse> {
+    axum::Json(AssignResponse {
         success: true,
-        message: "Session unassigned".into(),
+        message: message.into(),
         filename: r.filename,
         user_id: r.user_id,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
