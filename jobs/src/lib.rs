@@ -21,8 +21,8 @@ pub mod testing;
 
 pub use command::{Command, CommandAction, CommandOutcome, CommandReply, RefusalReason};
 pub use coord::{
-    CancelOutcome, Claim, CoordConfig, Coordination, CycleState, Hold, InFlight, Liveness, Name,
-    Presence, RedisConfig, ReplyWaiter, Role,
+    CancelOutcome, Claim, CoordConfig, Coordination, CycleState, Hold, InFlight, LEADER_KEY,
+    Liveness, Name, Presence, RedisConfig, ReplyWaiter, Role,
 };
 pub use cycle::Cycle;
 pub use error::{HandlerError, JobsError};

@@ -18,9 +18,7 @@ use herald_jobs::{Coordination, JobsError, Presence, Queue, Role, clock};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// The lease every scheduler competes for; its renewal time is also the heartbeat of every
-/// sleeping bot.
-pub const LEADER_KEY: &str = "scheduler";
+pub use herald_jobs::LEADER_KEY;
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {

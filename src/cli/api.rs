@@ -1,6 +1,7 @@
-//! The API's two ports, implemented over the engine's parts: start/stop become command jobs whose
-//! replies come back through coordination; liveness and health come from coordination; the admin
-//! health check asks the configured Telegram backend. And `herald api`, which serves them.
+//! The API's state wired from the engine's parts: the engine port is the API crate's own
+//! [`JobsEngine`] over this process's queue and coordination; the admin health check asks the
+//! configured Telegram backend (it needs a Telegram client, which the API crate does not build).
+//! And `herald api`, which serves them.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,11 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use herald_api::engine::{EngineActivity, EngineError, EngineHealth, EnginePort, IN_FLIGHT_LISTED};
+use herald_api::engine::JobsEngine;
 use herald_api::{ApiConfig, AppState, HealthReport, SessionChecker, SessionHealth};
-use herald_data::{Store, UserId};
-use herald_jobs::{Command, CommandAction, CommandOutcome, Coordination, Liveness, Queue, clock};
-use herald_scheduler::LEADER_KEY;
+use herald_data::Store;
+use herald_jobs::{Coordination, Queue};
 use herald_sessions::Pool;
 use herald_telegram::{ApiCredentials, SendError, SessionHandle, Telegram};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -20,71 +20,6 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-
-/// The engine as the API sees it.
-pub(crate) struct EngineAdapter {
-    pub(crate) coord: Coordination,
-    pub(crate) queue: Queue,
-    /// A scheduler that renewed its lease within this is running.
-    pub(crate) scheduler_ttl: Duration,
-}
-
-#[async_trait]
-impl EnginePort for EngineAdapter {
-    async fn command(
-        &self,
-        user: &UserId,
-        action: CommandAction,
-        wait: Duration,
-    ) -> Result<Option<CommandOutcome>, EngineError> {
-        let command = Command::new(user.as_str(), action);
-        let waiter = self.coord.expect_reply(&command.request_id);
-        self.queue.push_command(&command).await?;
-        let reply = waiter.wait(wait).await?;
-        Ok(reply.map(|r| r.outcome))
-    }
-
-    async fn liveness(&self, user: &UserId) -> Result<Liveness, EngineError> {
-        self.coord
-            .liveness(user.as_str(), LEADER_KEY)
-            .await
-            .map_err(EngineError::from)
-    }
-
-    async fn health(&self) -> Result<EngineHealth, EngineError> {
-        let renewed = self.coord.lease_renewed_at(LEADER_KEY).await?;
-        let ttl = chrono::Duration::from_std(self.scheduler_ttl).unwrap_or_default();
-        let depth = self.queue.depth().await?;
-        Ok(EngineHealth {
-            scheduler_running: renewed.is_some_and(|at| clock::now() - at < ttl),
-            queued_jobs: depth.commands_waiting + depth.cycles_waiting,
-            in_flight_cycles: self.coord.in_flight_count().await?,
-        })
-    }
-
-    async fn activity(&self) -> Result<EngineActivity, EngineError> {
-        let c = &self.coord;
-        let (processes, flood_waits, in_flight_count, users) = tokio::try_join!(
-            c.presences(),
-            c.paused_sessions(),
-            c.in_flight_count(),
-            c.in_flight_users(IN_FLIGHT_LISTED),
-        )?;
-        let cycles = futures::future::try_join_all(users.iter().map(|u| c.in_flight(u))).await?;
-        let in_flight = users
-            .into_iter()
-            .zip(cycles)
-            // A cycle that finished between the two reads is no longer in flight.
-            .filter_map(|(user, cycle)| Some((user, cycle?)))
-            .collect();
-        Ok(EngineActivity {
-            processes,
-            flood_waits,
-            in_flight_count,
-            in_flight,
-        })
-    }
-}
 
 /// Health checks through the configured Telegram backend.
 pub(crate) struct TelegramChecker {
@@ -262,7 +197,7 @@ pub(crate) fn app_state(
     queue: Queue,
 ) -> anyhow::Result<AppState> {
     let pool = Pool::new(store.clone(), super::pool::pool_config(config));
-    let engine = Arc::new(EngineAdapter {
+    let engine = Arc::new(JobsEngine {
         coord: coord.clone(),
         queue,
         scheduler_ttl: config.heartbeat_ttl.max(config.lease_ttl),

@@ -58,6 +58,10 @@ pub enum CancelOutcome {
     Idle,
 }
 
+/// The lease every scheduler competes for; its renewal time is also the heartbeat of every
+/// sleeping bot (the API reads it for [`Coordination::liveness`]).
+pub const LEADER_KEY: &str = "scheduler";
+
 /// What a bot is doing right now, as coordination sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CycleState {
