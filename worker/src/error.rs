@@ -1,6 +1,6 @@
 //! Why a session's run ended before its share of the cycle was posted. Its text goes into the
 //! tenant's log as it is ("Session … skipped this cycle: <why>"), so each message is a sentence
-//! a tenant can read; none carries a path, a key or an unmasked session name.
+//! a tenant can read, and a variant wraps only errors that display no path and no key.
 
 use chrono::{DateTime, Utc};
 use herald_jobs::JobsError;
