@@ -250,13 +250,15 @@ impl SessionCtx {
             return;
         }
         let w = &self.worker.inner;
+        // Only for the log line, as each error says it: `WorkerError::SessionFile` would call a
+        // failed write of the chats an unusable session file.
         let kept = match w.pool.session_file(&self.user, &job.session) {
             Ok(path) => w
                 .credentials
                 .remember(&path, learned)
                 .await
-                .map_err(WorkerError::SessionFile),
-            Err(err) => Err(WorkerError::Pool(err)),
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
         };
         if let Err(err) = kept {
             // Only a cost: the next connection resolves these chats again.
