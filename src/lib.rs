@@ -8,6 +8,8 @@
 //! - [`bench`]: the benchmarks of BENCHMARKS.md.
 //! - [`allocator`]: the allocator's own memory figures, as gauges.
 //! - [`startup`]: API, scheduler and worker in one process (`herald all`, tests).
+//! - `wiring`: the engine's parts built from the configuration and run (commands and startup
+//!   share it).
 
 pub mod allocator;
 pub mod bench;
@@ -15,3 +17,4 @@ pub mod cli;
 pub mod config;
 pub mod startup;
 pub mod telemetry;
+mod wiring;

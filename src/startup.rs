@@ -10,8 +10,8 @@ use herald_jobs::{Coordination, Queue};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{api, assembly};
 use crate::config::Config;
+use crate::wiring::{api, parts, roles};
 
 /// A running Herald: API, scheduler and worker.
 #[derive(Debug)]
@@ -31,11 +31,11 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let api_config = api::api_config(config)?;
-    let store = assembly::open_store(config)?;
+    let store = parts::open_store(config)?;
     let (coord, queue) = match &config.redis_url {
-        Some(_) => assembly::connect_redis(config, "all").await?,
+        Some(_) => parts::connect_redis(config, "all").await?,
         None => (
-            Coordination::in_memory(assembly::coord_config(config)),
+            Coordination::in_memory(parts::coord_config(config)),
             Queue::in_memory(),
         ),
     };
@@ -49,7 +49,7 @@ pub async fn start(
             queue.clone(),
             shutdown.clone(),
         );
-        async move { assembly::run_scheduler(&config, &store, coord, queue, shutdown).await }
+        async move { roles::run_scheduler(&config, &store, coord, queue, shutdown).await }
     });
     let worker = tokio::spawn({
         let (config, store, coord, shutdown) = (
@@ -58,7 +58,7 @@ pub async fn start(
             coord.clone(),
             shutdown.clone(),
         );
-        async move { assembly::run_worker(&config, &store, coord, queue, shutdown).await }
+        async move { roles::run_worker(&config, &store, coord, queue, shutdown).await }
     });
     // Serve only once a scheduler has led: bots started before that would be stopped by the
     // restart rule when it first leads. Another process's scheduler may hold the lead (a shared

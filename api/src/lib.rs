@@ -36,7 +36,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use state::{ApiConfig, AppState, HealthReport, SessionChecker, SessionHealth};
+pub use state::{ApiConfig, AppState};
 
 use routes::{
     admin_groups, admin_pairs, admin_sessions, admin_users, bot_config, bot_control, health, sync,

@@ -1,12 +1,11 @@
 //! What every handler shares: the data manager, the session pool, the ports to the engine and to
 //! Telegram (for session health checks), and the API's own settings.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use herald_data::{Store, User, UserId};
-use herald_sessions::Pool;
+use herald_sessions::{Pool, SessionChecker};
 use jsonwebtoken::DecodingKey;
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::{ExposeSecret, SecretString};
@@ -49,45 +48,6 @@ impl ApiConfig {
             health_check_timeout: Duration::from_secs(15),
         }
     }
-}
-
-/// What an admin health check found about a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionHealth {
-    Active,
-    /// A running bot holds the session: not connected a second time (Telegram kills a key
-    /// used from two connections). Shown as `active` with `in_use: true`.
-    InUse,
-    Banned,
-    Frozen,
-    Dead,
-}
-
-impl SessionHealth {
-    /// The contract's status word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionHealth::Active | SessionHealth::InUse => "active",
-            SessionHealth::Banned => "banned",
-            SessionHealth::Frozen => "frozen",
-            SessionHealth::Dead => "dead",
-        }
-    }
-}
-
-/// A health check's finding, and why when it is not `active`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthReport {
-    pub health: SessionHealth,
-    pub reason: Option<String>,
-}
-
-/// Asks Telegram whether a session is still authorized (the binary adapts the Telegram layer).
-/// It connects only under the session's lease, never beside a running bot, with the API pair
-/// the session is bound to.
-#[async_trait::async_trait]
-pub trait SessionChecker: Send + Sync + 'static {
-    async fn check(&self, session_name: &str, session_file: &Path) -> HealthReport;
 }
 
 /// Shared by every handler; cheap to clone.

@@ -15,11 +15,13 @@
 //! - [`reconcile`]: folders brought in line with users.json, never deleting.
 //! - [`import`]: session files into the pool, validated, 0600, never replacing.
 //! - [`folders`]: the folders on disk and moving a file with its journal.
+//! - [`health`]: what an admin health check finds, and the port that asks Telegram.
 
 pub mod admin;
 mod choose;
 mod error;
 pub mod folders;
+pub mod health;
 pub mod import;
 pub mod import_zip;
 pub mod pairs;
@@ -29,6 +31,7 @@ pub mod reconcile;
 pub use admin::{Located, PoolListing, Verified};
 pub use error::SessionsError;
 pub use folders::{Folders, Place, Settled};
+pub use health::{HealthReport, SessionChecker, SessionHealth};
 pub use herald_session_file::SessionFormat;
 pub use import::{Imported, MAX_SESSION_FILE_BYTES};
 pub use import_zip::ZipImport;

@@ -12,11 +12,10 @@ use anyhow::Context;
 use herald_api::claims::{TokenRequest, mint};
 use herald_data::{Plan, Store};
 use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
-use herald_sessions::Pool;
 use secrecy::SecretString;
 
-use super::{api, assembly};
 use crate::config::{Config, TelegramBackend};
+use crate::wiring::{api, parts};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct AllArgs {
@@ -37,7 +36,7 @@ pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::R
     };
     let mut dc = None;
     if args.demo {
-        let store = assembly::open_store(&config)?;
+        let store = parts::open_store(&config)?;
         seed_demo(&store, &config).await?;
         store.shutdown()?;
         if config.telegram == TelegramBackend::Grammers && config.telegram_dc.is_none() {
@@ -48,7 +47,7 @@ pub(crate) async fn all_command(mut config: Config, args: &AllArgs) -> anyhow::R
     }
     let listener = api::bind(&config).await?;
     let address = listener.local_addr()?;
-    let running = crate::startup::start(&config, listener, assembly::shutdown_on_signal()?).await?;
+    let running = crate::startup::start(&config, listener, parts::shutdown_on_signal()?).await?;
     if args.demo
         && let Err(err) = print_demo(&config, address)
     {
@@ -129,7 +128,7 @@ async fn seed_demo(store: &Store, config: &Config) -> anyhow::Result<()> {
         "made by herald all --demo\n",
     )
     .context("cannot mark the demo data directory")?;
-    let pool = Pool::new(store.clone(), super::pool::pool_config(config));
+    let pool = parts::pool(config, store);
     if pool.listing()?.unused.is_empty() && pool.list_pairs().is_empty() {
         let unused = store
             .layout()

@@ -1,10 +1,8 @@
 //! The command line: one subcommand per module, each given the validated configuration.
 
 mod all;
-pub(crate) mod api;
-pub(crate) mod assembly;
-mod open_files;
 mod pool;
+mod roles;
 mod testdc;
 mod token;
 
@@ -74,9 +72,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     )?;
     match cli.command {
         Command::All(args) => runtime()?.block_on(all::all_command(config, &args)),
-        Command::Api => runtime()?.block_on(api::api_command(&config)),
-        Command::Worker => runtime()?.block_on(assembly::worker_command(&config)),
-        Command::Scheduler => runtime()?.block_on(assembly::scheduler_command(&config)),
+        Command::Api => runtime()?.block_on(roles::api_command(&config)),
+        Command::Worker => runtime()?.block_on(roles::worker_command(&config)),
+        Command::Scheduler => runtime()?.block_on(roles::scheduler_command(&config)),
         Command::Token(args) => token::run(&config, &args),
         Command::Sessions(SessionsCommand::List) => pool::list_sessions(&config),
         Command::Sessions(SessionsCommand::Import { paths }) => pool::import(&config, &paths),

@@ -3,25 +3,13 @@
 
 use std::io::Write;
 
-use herald_data::{Store, StoreConfig};
-use herald_sessions::{Place, Pool, PoolConfig};
+use herald_sessions::{Place, Pool};
 
 use crate::config::Config;
 
-pub(crate) fn open_pool(config: &Config) -> anyhow::Result<Pool> {
-    let store = Store::open(StoreConfig {
-        root: config.data_dir.clone(),
-        stats_flush_interval: config.stats_flush_interval,
-    })?;
-    Ok(Pool::new(store, pool_config(config)))
-}
-
-pub(crate) fn pool_config(config: &Config) -> PoolConfig {
-    PoolConfig {
-        max_sessions_per_pair: config.max_sessions_per_pair,
-        sessions_per_user: config.sessions_per_user,
-        max_replacements_per_day: config.max_replacements_per_day,
-    }
+fn open_pool(config: &Config) -> anyhow::Result<Pool> {
+    let store = crate::wiring::parts::open_store(config)?;
+    Ok(crate::wiring::parts::pool(config, &store))
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -12,8 +12,8 @@ use herald_telegram::TelegramConfig;
 use herald_telegram::sim::World;
 use herald_testdc::{KeyStore, RunningDc, SimWorld, TestDc};
 
-use super::assembly;
 use crate::config::Config;
+use crate::wiring::parts;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct TestDcArgs {
@@ -27,7 +27,7 @@ const WORLD_CALL_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Serves a test DC for the data directory until SIGTERM or SIGINT.
 pub(crate) async fn testdc_command(config: &Config, args: &TestDcArgs) -> anyhow::Result<()> {
-    let shutdown = assembly::shutdown_on_signal()?;
+    let shutdown = parts::shutdown_on_signal()?;
     let dc = start(config, args.listen).await?;
     tracing::warn!(address = %dc.addr(), "test DC serving (not Telegram): set HERALD_TELEGRAM_DC_ADDR={} on the workers", dc.addr());
     shutdown.cancelled().await;
@@ -43,7 +43,7 @@ pub(crate) async fn start(config: &Config, listen: SocketAddr) -> anyhow::Result
         .await
         .context("reading the session files failed")?
         .context("cannot read the keys of the data directory's sessions")?;
-    let (scenario, journal) = assembly::simulated_world(config)?;
+    let (scenario, journal) = parts::simulated_world(config)?;
     let settings = TelegramConfig {
         call_timeout: WORLD_CALL_TIMEOUT,
         ..TelegramConfig::default()

@@ -13,6 +13,12 @@ use std::time::Duration;
 use herald_jobs::{Coordination, Hold, clock};
 use tokio_util::sync::CancellationToken;
 
+/// The key of a session's exclusive lease: a session a running bot holds is never connected a
+/// second time (Telegram answers AUTH_KEY_DUPLICATED and kills the key), by a bot or a check.
+pub(crate) fn session_lease_key(session: &str) -> String {
+    format!("session:{session}")
+}
+
 /// Holds renewed per coordination call: bounds how long one call keeps Redis (or the lock) busy.
 const BATCH: usize = 1024;
 

@@ -20,12 +20,14 @@
 //! - `holds`: leases and permits of running cycles, renewed together while the worker lives.
 //! - `presence`: the worker's announcement of itself (the console's list of workers).
 //! - [`WorkerError`]: why a session's run ended early, as the tenant's log says it.
+//! - [`TelegramHealthCheck`]: an admin's health check of a pool session, under its lease.
 
 pub mod command;
 mod credentials;
 mod cycle;
 mod delivery;
 mod error;
+mod health_check;
 mod holds;
 pub mod outcome;
 mod pause;
@@ -38,6 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::WorkerError;
+pub use health_check::TelegramHealthCheck;
 use herald_data::Store;
 use herald_jobs::{Command, Coordination, Cycle, Handler, HandlerError, handler};
 use herald_sessions::Pool;

@@ -117,7 +117,7 @@ impl SessionCtx {
                 holder: holder.clone(),
             },
             lease: Hold::Lease {
-                key: Arc::from(format!("session:{}", job.session)),
+                key: Arc::from(crate::holds::session_lease_key(&job.session)),
                 holder,
             },
         }

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use axum::extract::{Multipart, State};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use herald_sessions::{MAX_SESSION_FILE_BYTES, Place};
+use herald_sessions::{HealthReport, MAX_SESSION_FILE_BYTES, Place, SessionHealth};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Admin;
 use crate::body::Body;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::{AppState, HealthReport, SessionHealth};
+use crate::state::AppState;
 
 /// Bounds on a bulk upload: entries, total uncompressed bytes, compression ratio of one entry.
 

@@ -1,17 +1,17 @@
-//! Assembling the engine's parts from the configuration, and running them until a signal:
-//! `herald worker`, `herald scheduler`, and the pieces `herald all` combines. Each refuses to
-//! start with a clear message when Redis or the data directory is unusable.
+//! The engine's parts built from the configuration: the data manager, the session pool,
+//! coordination and queue, the Telegram backend, the worker's and scheduler's settings, and the
+//! shutdown signal. Each refuses with a clear message when Redis or the data directory is
+//! unusable. Nothing here runs anything.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use herald_data::{Store, StoreConfig};
-use herald_jobs::{ConsumerLimits, CoordConfig, Coordination, Queue, RedisConfig};
-use herald_scheduler::{Scheduler, SchedulerConfig};
-use herald_sessions::Pool;
+use herald_jobs::{CoordConfig, Coordination, Queue, RedisConfig};
+use herald_scheduler::SchedulerConfig;
+use herald_sessions::{Pool, PoolConfig};
 use herald_telegram::{GrammersTelegram, Journal, Scenario, SimTelegram, Telegram, TelegramConfig};
-use herald_worker::{Worker, WorkerConfig};
+use herald_worker::WorkerConfig;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, TelegramBackend};
@@ -28,6 +28,18 @@ pub(crate) fn open_store(config: &Config) -> anyhow::Result<Store> {
             config.data_dir.display()
         )
     })
+}
+
+/// The session pool over `store`.
+pub(crate) fn pool(config: &Config, store: &Store) -> Pool {
+    Pool::new(
+        store.clone(),
+        PoolConfig {
+            max_sessions_per_pair: config.max_sessions_per_pair,
+            sessions_per_user: config.sessions_per_user,
+            max_replacements_per_day: config.max_replacements_per_day,
+        },
+    )
 }
 
 pub(crate) fn coord_config(config: &Config) -> CoordConfig {
@@ -112,76 +124,6 @@ pub(crate) fn scheduler_config(config: &Config, holder: &str) -> SchedulerConfig
     scheduler
 }
 
-/// Consumes jobs until `shutdown`, then lets posts in flight finish within the deadline.
-pub(crate) async fn run_worker(
-    config: &Config,
-    store: &Store,
-    coord: Coordination,
-    queue: Queue,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let pool = Pool::new(store.clone(), super::pool::pool_config(config));
-    if config.telegram == TelegramBackend::Grammers {
-        make_room_for_connections(&pool).await?;
-    }
-    let worker = Worker::new(
-        store.clone(),
-        pool,
-        coord,
-        telegram(config)?,
-        worker_config(config, store.process_id()),
-        shutdown.clone(),
-    );
-    let (on_command, on_cycle) = worker.handlers();
-    let limits = ConsumerLimits {
-        drain_deadline: config.shutdown_deadline,
-        command_claim_idle: (config.lease_ttl * 2).max(Duration::from_secs(5)),
-        ..ConsumerLimits::default()
-    };
-    queue
-        .consume(on_command, on_cycle, limits, shutdown)
-        .await?;
-    Ok(())
-}
-
-/// Raises the open-file limit for a connection to each session in the pool (unused or assigned).
-async fn make_room_for_connections(pool: &Pool) -> anyhow::Result<()> {
-    let folders = pool.folders().clone();
-    let sessions = tokio::task::spawn_blocking(move || {
-        anyhow::Ok(
-            folders.list(&herald_sessions::Place::Unused)?.len() + folders.list_assigned()?.len(),
-        )
-    })
-    .await
-    .context("counting the pool's sessions")?
-    .context("cannot count the pool's sessions")?;
-    if let Some(raised) = super::open_files::ensure(sessions as u64)? {
-        tracing::info!(
-            sessions,
-            from = raised.from,
-            to = raised.to,
-            "open-file limit raised for a connection per session"
-        );
-    }
-    Ok(())
-}
-
-pub(crate) async fn run_scheduler(
-    config: &Config,
-    store: &Store,
-    coord: Coordination,
-    queue: Queue,
-    shutdown: CancellationToken,
-) {
-    let scheduler = Scheduler::new(
-        coord,
-        queue,
-        store.clone(),
-        scheduler_config(config, store.process_id()),
-    );
-    scheduler.run(shutdown).await;
-}
-
 /// A token cancelled on SIGTERM or SIGINT.
 pub(crate) fn shutdown_on_signal() -> anyhow::Result<CancellationToken> {
     let token = CancellationToken::new();
@@ -196,26 +138,4 @@ pub(crate) fn shutdown_on_signal() -> anyhow::Result<CancellationToken> {
         cancel.cancel();
     });
     Ok(token)
-}
-
-/// `herald worker`: consumes commands and cycles from Redis.
-pub(crate) async fn worker_command(config: &Config) -> anyhow::Result<()> {
-    let store = open_store(config)?;
-    let (coord, queue) = connect_redis(config, "worker").await?;
-    let shutdown = shutdown_on_signal()?;
-    tracing::info!(data_dir = %config.data_dir.display(), process = store.process_id(), "worker consuming commands and cycles from Redis");
-    let result = run_worker(config, &store, coord, queue, shutdown).await;
-    store.shutdown()?;
-    tracing::info!("worker stopped; counters flushed");
-    result
-}
-
-/// `herald scheduler`: leads or stands by.
-pub(crate) async fn scheduler_command(config: &Config) -> anyhow::Result<()> {
-    let store = open_store(config)?;
-    let (coord, queue) = connect_redis(config, "scheduler").await?;
-    let shutdown = shutdown_on_signal()?;
-    run_scheduler(config, &store, coord, queue, shutdown).await;
-    store.shutdown()?;
-    Ok(())
 }
