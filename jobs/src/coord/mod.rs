@@ -1,6 +1,7 @@
 //! Coordination state shared by Herald's processes: leases, the per-user permit semaphore, the
 //! schedule (`next_run_at`), cycles in flight and their checkpoints, session pauses, liveness and
-//! command replies. One API, two backends: Redis for several processes, memory for one.
+//! command replies. One API, two backends: Redis for several processes, memory for one, each
+//! implementing the [`backend`] traits (leases, cycles, notices) in files of its own.
 //!
 //! All of it may expire or be lost (a Redis restart): durable truth lives in the data files.
 //! What is lost with it: which bots are scheduled (the scheduler then stops every bot, as after a
@@ -8,11 +9,13 @@
 //! cycle re-run after losing its checkpoint could post a group twice; only a Redis restart in
 //! the middle of a cycle does that). Methods never block on a lock held across an await.
 
+mod backend;
 mod memory;
 mod packed;
 mod presence;
 mod redis;
-mod redis_console;
+mod reply;
+mod types;
 mod zset;
 
 use std::sync::Arc;
@@ -20,153 +23,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use self::backend::{Cycles, Leases, Notices};
 use crate::JobsError;
 use crate::command::CommandReply;
 use crate::cycle::Cycle;
 
 pub use self::presence::{Presence, Role};
 pub use self::redis::RedisConfig;
-
-/// The outcome of [`Coordination::claim_cycle`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// This holder now owns the cycle under a lease.
-    Claimed,
-    /// Another live holder owns it: drop the job.
-    HeldByOther,
-    /// The cycle is finished or superseded: drop the job.
-    NotInFlight,
-}
-
-/// A cycle in flight, as [`Coordination::in_flight`] reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InFlight {
-    pub cycle_no: u64,
-    pub holder: Option<String>,
-    pub last_renewed_at: Option<DateTime<Utc>>,
-    pub due_at: DateTime<Utc>,
-}
-
-/// What [`Coordination::cancel`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CancelOutcome {
-    /// The user was scheduled and no longer is.
-    WasScheduled,
-    /// A cycle is running; it ends by itself.
-    InFlight,
-    /// Neither scheduled nor running.
-    Idle,
-}
-
-/// The lease every scheduler competes for; its renewal time is also the heartbeat of every
-/// sleeping bot (the API reads it for [`Coordination::liveness`]).
-pub const LEADER_KEY: &str = "scheduler";
-
-/// What a bot is doing right now, as coordination sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CycleState {
-    /// A worker is running its cycle.
-    Running,
-    /// Scheduled, waiting for `next_run_at`.
-    Sleeping,
-    /// Neither.
-    Idle,
-}
-
-impl CycleState {
-    /// As the status routes show it (`cycle_state`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CycleState::Running => "running",
-            CycleState::Sleeping => "sleeping",
-            CycleState::Idle => "idle",
-        }
-    }
-}
-
-/// What the API needs to tell RUNNING from CRASHED, and when the bot posts next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Liveness {
-    pub cycle_state: CycleState,
-    /// The last sign of life of whoever is responsible for the bot now: the cycle's last lease
-    /// renewal (running), or the scheduler's (sleeping).
-    pub last_heartbeat: Option<DateTime<Utc>>,
-    /// When its next cycle is due, if it is scheduled.
-    pub next_run_at: Option<DateTime<Utc>>,
-}
-
-/// Something a worker holds in coordination and keeps only by renewing it before its ttl lapses.
-/// Its names are shared strings: a cycle's holds are cloned into every renewal round, and a
-/// session's permit and lease name the same holder (BENCHMARKS.md, cost).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hold {
-    /// The claim on a cycle in flight ([`Coordination::claim_cycle`]).
-    Cycle {
-        user: Arc<str>,
-        cycle_no: u64,
-        holder: Arc<str>,
-    },
-    /// One permit of a counting semaphore ([`Coordination::permit_acquire`]).
-    Permit { key: Arc<str>, holder: Arc<str> },
-    /// An exclusive lease ([`Coordination::lease_acquire`]).
-    Lease { key: Arc<str>, holder: Arc<str> },
-}
-
-/// A key or a holder's name as a caller passes it: a plain string, or one it shares already (a
-/// [`Hold`]'s), which the in-memory backend keeps as it is rather than copying it into each
-/// record (BENCHMARKS.md, cost).
-pub trait Name {
-    fn as_str(&self) -> &str;
-    fn to_shared(&self) -> Arc<str>;
-}
-
-impl Name for &str {
-    fn as_str(&self) -> &str {
-        self
-    }
-    fn to_shared(&self) -> Arc<str> {
-        Arc::from(*self)
-    }
-}
-
-impl Name for &String {
-    fn as_str(&self) -> &str {
-        self
-    }
-    fn to_shared(&self) -> Arc<str> {
-        Arc::from(self.as_str())
-    }
-}
-
-impl Name for &Arc<str> {
-    fn as_str(&self) -> &str {
-        self
-    }
-    fn to_shared(&self) -> Arc<str> {
-        Arc::clone(self)
-    }
-}
-
-/// Tunables shared by both backends.
-#[derive(Debug, Clone)]
-pub struct CoordConfig {
-    /// How long an emitted cycle may wait for a worker's claim, or a claimed one for its lease's
-    /// renewal, before the scheduler emits it again.
-    pub claim_timeout: Duration,
-    /// How long checkpoints and replies survive at most (a safety net; normally deleted).
-    pub checkpoint_ttl: Duration,
-    pub reply_ttl: Duration,
-}
-
-impl Default for CoordConfig {
-    fn default() -> Self {
-        CoordConfig {
-            claim_timeout: Duration::from_secs(30),
-            checkpoint_ttl: Duration::from_secs(2 * 24 * 3600),
-            reply_ttl: Duration::from_secs(60),
-        }
-    }
-}
+pub use self::reply::ReplyWaiter;
+pub use self::types::{
+    CancelOutcome, Claim, CoordConfig, CycleState, Hold, InFlight, LEADER_KEY, Liveness, Name,
+};
 
 /// Handle to the coordination state; cheap to clone.
 #[derive(Debug, Clone)]
@@ -180,7 +47,16 @@ enum Backend {
     Redis(Arc<redis::RedisCoord>),
 }
 
+/// Calls the backend's implementation of one of the [`backend`] traits' methods (awaited,
+/// unless `sync`). A match rather than a `dyn` call: no boxed future per call, and each
+/// backend's future keeps its own `Send`.
 macro_rules! delegate {
+    ($self:ident, sync $method:ident ( $($arg:expr),* )) => {
+        match &$self.backend {
+            Backend::Memory(m) => m.$method($($arg),*),
+            Backend::Redis(r) => r.$method($($arg),*),
+        }
+    };
     ($self:ident, $method:ident ( $($arg:expr),* )) => {
         match &$self.backend {
             Backend::Memory(m) => m.$method($($arg),*).await,
@@ -218,10 +94,7 @@ impl Coordination {
         holder: impl Name,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
-        match &self.backend {
-            Backend::Memory(m) => m.lease_acquire(key, holder, ttl).await,
-            Backend::Redis(r) => r.lease_acquire(key.as_str(), holder.as_str(), ttl).await,
-        }
+        delegate!(self, lease_acquire(key, holder, ttl))
     }
 
     /// Extends a held lease; false if it was lost.
@@ -259,13 +132,7 @@ impl Coordination {
         limit: u32,
         ttl: Duration,
     ) -> Result<bool, JobsError> {
-        match &self.backend {
-            Backend::Memory(m) => m.permit_acquire(key, holder, limit, ttl).await,
-            Backend::Redis(r) => {
-                let (key, holder) = (key.as_str(), holder.as_str());
-                r.permit_acquire(key, holder, limit, ttl).await
-            }
-        }
+        delegate!(self, permit_acquire(key, holder, limit, ttl))
     }
 
     pub async fn permit_renew(
@@ -307,10 +174,7 @@ impl Coordination {
     /// Returns when the schedule changes or after `max`, whichever is first. Meant for one waiter
     /// (the scheduler): a change while nobody waits is remembered, so it is never missed.
     pub async fn wait_for_change(&self, max: Duration) {
-        match &self.backend {
-            Backend::Memory(m) => m.wait_for_change(max).await,
-            Backend::Redis(r) => r.wait_for_change(max).await,
-        }
+        delegate!(self, wait_for_change(max))
     }
 
     /// Atomically moves up to `limit` due users from the schedule to "in flight", each with its
@@ -337,10 +201,7 @@ impl Coordination {
         holder: impl Name,
         ttl: Duration,
     ) -> Result<Claim, JobsError> {
-        match &self.backend {
-            Backend::Memory(m) => m.claim_cycle(user, cycle_no, holder, ttl).await,
-            Backend::Redis(r) => r.claim_cycle(user, cycle_no, holder.as_str(), ttl).await,
-        }
+        delegate!(self, claim_cycle(user, cycle_no, holder, ttl))
     }
 
     pub async fn renew_cycle(
@@ -489,10 +350,7 @@ impl Coordination {
     /// Registers interest in a reply before the command is sent; await the returned waiter.
     pub fn expect_reply(&self, request_id: &str) -> ReplyWaiter {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        match &self.backend {
-            Backend::Memory(m) => m.register_waiter(request_id, tx),
-            Backend::Redis(r) => r.register_waiter(request_id, tx),
-        }
+        delegate!(self, sync register_waiter(request_id, tx));
         ReplyWaiter {
             coord: self.clone(),
             request_id: request_id.to_owned(),
@@ -505,10 +363,7 @@ impl Coordination {
     }
 
     fn forget_waiter(&self, request_id: &str) {
-        match &self.backend {
-            Backend::Memory(m) => m.forget_waiter(request_id),
-            Backend::Redis(r) => r.forget_waiter(request_id),
-        }
+        delegate!(self, sync forget_waiter(request_id))
     }
 
     // ---- epoch ----
@@ -520,37 +375,5 @@ impl Coordination {
 
     pub async fn set_epoch(&self, holder: &str) -> Result<(), JobsError> {
         delegate!(self, set_epoch(holder))
-    }
-}
-
-/// Waits for one command's reply.
-#[derive(Debug)]
-pub struct ReplyWaiter {
-    coord: Coordination,
-    request_id: String,
-    rx: tokio::sync::oneshot::Receiver<CommandReply>,
-}
-
-impl ReplyWaiter {
-    /// The reply, or `None` if none came within `timeout`.
-    pub async fn wait(self, timeout: Duration) -> Result<Option<CommandReply>, JobsError> {
-        let ReplyWaiter {
-            coord,
-            request_id,
-            mut rx,
-        } = self;
-        if let Ok(Ok(reply)) = tokio::time::timeout(timeout, &mut rx).await {
-            coord.forget_waiter(&request_id);
-            return Ok(Some(reply));
-        }
-        // In this order: once the waiter is forgotten a reply is stored, not sent, so one sent
-        // before is in the channel and one sent after is in the store (the in-memory backend
-        // keeps a reply only when no waiter took it).
-        coord.forget_waiter(&request_id);
-        if let Ok(reply) = rx.try_recv() {
-            return Ok(Some(reply));
-        }
-        // A notification can be lost (a reconnect in between): the stored copy settles it.
-        coord.stored_reply(&request_id).await
     }
 }

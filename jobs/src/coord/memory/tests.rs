@@ -4,6 +4,7 @@
 use tokio::sync::oneshot;
 
 use super::Memory;
+use crate::coord::backend::{Leases, Notices};
 use crate::command::{CommandOutcome, CommandReply};
 use crate::coord::CoordConfig;
 
