@@ -39,7 +39,8 @@ use utoipa_axum::routes;
 pub use state::{ApiConfig, AppState};
 
 use routes::{
-    admin_groups, admin_pairs, admin_sessions, admin_users, bot_config, bot_control, health, sync,
+    admin_groups, admin_health, admin_pairs, admin_sessions, admin_users, bot_config, bot_control,
+    health, sync,
 };
 
 #[derive(OpenApi)]
@@ -93,7 +94,7 @@ fn routes(config: &ApiConfig) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin_sessions::unassign))
         .routes(routes!(admin_sessions::verify))
         .routes(routes!(admin_sessions::ban))
-        .routes(routes!(admin_sessions::health_check))
+        .routes(routes!(admin_health::health_check))
         .routes(routes!(admin_pairs::list))
         .routes(routes!(admin_pairs::add))
         .routes(routes!(admin_pairs::delete))

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`store`]: [`Store`], the entry point: cached reads, queued changes, counters, logs.
+//! - `change`: a change applied with rollback, queued, and its [`Pending`] handle.
 //! - `committer`: the group commit thread per file (thread-level lock, one durable write per batch).
 //! - `doc_file`: a file's parsed copy and its staleness check; read-only on corruption.
 //! - `lock`: the process-level `flock` beside each file and its write count.
@@ -17,6 +18,7 @@
 //!
 //! Nothing here knows about Telegram, queues or HTTP.
 
+mod change;
 mod committer;
 mod counters;
 mod doc_file;
@@ -37,6 +39,7 @@ pub mod users;
 mod users_change;
 pub mod users_encoder;
 
+pub use change::Pending;
 pub use counters::{FlushTicket, HURRIED_FLUSH_GAP};
 pub use doc_file::{Document, Encoder, Pretty};
 pub use error::{DataError, UpdateError};
@@ -45,6 +48,6 @@ pub use names::{UserId, check_session_name};
 pub use pairs::{ApiHash, ApiPair, ApiPairsDoc};
 pub use plan_groups::{Plan, PlanGroups};
 pub use stats::{StatsDelta, StatsDoc, UserStats};
-pub use store::{DEFAULT_STATS_FLUSH_INTERVAL, Pending, Store, StoreConfig};
+pub use store::{DEFAULT_STATS_FLUSH_INTERVAL, Store, StoreConfig};
 pub use tenant_log::Level;
 pub use users::{BanRecord, BlockedGroup, BotStatus, ExecutionMode, PostKind, User, UsersDoc};

@@ -12,8 +12,8 @@
 //! # Layout
 //! - [`command`]: start / stop.
 //! - `cycle`: one cycle from claim to finish, including resuming a dead worker's.
-//! - `session_steps`, `session_run`: one session's posts within a cycle (the steps' order; what
-//!   each step does).
+//! - `session_steps`, `session_run`, `connect`, `act`: one session's posts within a cycle (the
+//!   steps' order; what each step does; its connection; acting on an outcome's decision).
 //! - [`plan`], [`outcome`]: pure decisions (groups, sessions, pacing; what an error means).
 //! - `delivery`: exactly one post and one count per group per cycle (checkpoint, random id,
 //!   send, count, resume), read top to bottom.
@@ -22,7 +22,9 @@
 //! - [`WorkerError`]: why a session's run ended early, as the tenant's log says it.
 //! - [`TelegramHealthCheck`]: an admin's health check of a pool session, under its lease.
 
+mod act;
 pub mod command;
+mod connect;
 mod credentials;
 mod cycle;
 mod delivery;

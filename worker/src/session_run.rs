@@ -10,15 +10,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_data::{BlockedGroup, Level, User, UserId};
+use chrono::{DateTime, Utc};
+use herald_data::{Level, User, UserId};
 use herald_jobs::{Hold, clock};
 use herald_session_file::mask_session_name;
-use herald_telegram::{
-    ApiCredentials, AttemptLabel, Connection, Delivery, Post, SendError, SessionHandle, Target,
-};
-use secrecy::SecretString;
+use herald_telegram::{AttemptLabel, Connection, Delivery, Post, SendError, Target};
 use tokio_util::sync::CancellationToken;
 
+use crate::act::Attempted;
 use crate::cycle::Tickets;
 use crate::delivery::{Checkpoints, CountedAttempt, GroupEntry};
 use crate::holds::Holds;
@@ -89,7 +88,7 @@ pub(crate) enum Flow {
 }
 
 /// What to do after one group.
-enum Next {
+pub(crate) enum Next {
     Group,
     /// The session posts nothing more this cycle.
     StopSession,
@@ -241,80 +240,6 @@ impl SessionCtx {
         }
     }
 
-    /// Keeps the chats the connection resolved with the session (so the next connection, on
-    /// any worker, resolves them no more), then disconnects.
-    pub(crate) async fn close(&self, job: &SessionJob, connection: Box<dyn Connection>) {
-        let learned = connection.learned();
-        connection.disconnect().await;
-        if learned.is_empty() {
-            return;
-        }
-        let w = &self.worker.inner;
-        // Only for the log line, as each error says it: `WorkerError::SessionFile` would call a
-        // failed write of the chats an unusable session file.
-        let kept = match w.pool.session_file(&self.user, &job.session) {
-            Ok(path) => w
-                .credentials
-                .remember(&path, learned)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(err) => Err(err.to_string()),
-        };
-        if let Err(err) = kept {
-            // Only a cost: the next connection resolves these chats again.
-            tracing::warn!(user.id = %self.user, session = %mask_session_name(&job.session), error = %err, "cannot keep resolved chats with the session");
-        }
-    }
-
-    pub(crate) async fn connect(
-        &self,
-        job: &SessionJob,
-    ) -> Result<Box<dyn Connection>, WorkerError> {
-        let w = &self.worker.inner;
-        let path = w
-            .pool
-            .session_file(&self.user, &job.session)
-            .map_err(WorkerError::Pool)?;
-        let file = w
-            .credentials
-            .read(&path)
-            .await
-            .map_err(WorkerError::SessionFile)?;
-        let pair = w
-            .pool
-            .pair_credentials(job.pair)
-            .map_err(WorkerError::Pool)?;
-        let api = ApiCredentials {
-            api_id: pair.api_id,
-            api_hash: SecretString::from(pair.api_hash.expose().to_owned()),
-        };
-        let mut retries = 0;
-        loop {
-            let handle = SessionHandle {
-                name: job.session.clone(),
-                credentials: file.credentials.clone(),
-                entities: file.entities.to_vec(),
-            };
-            match w.telegram.connect(handle, api.clone()).await {
-                Ok(connection) => return Ok(connection),
-                Err(SendError::SessionDead { code }) => {
-                    self.quarantine(&job.session, &code).await;
-                    return Err(WorkerError::Dead { code });
-                }
-                Err(SendError::Transient) if retries < w.config.policy.transient_retries => {
-                    retries += 1;
-                    if !self
-                        .sleep(w.config.policy.transient_backoff * retries)
-                        .await
-                    {
-                        return Err(WorkerError::Stopped);
-                    }
-                }
-                Err(err) => return Err(WorkerError::Connect(err)),
-            }
-        }
-    }
-
     fn checkpoints(&self) -> Checkpoints<'_> {
         Checkpoints {
             worker: &self.worker,
@@ -323,7 +248,8 @@ impl SessionCtx {
         }
     }
 
-    /// One group: checkpoint, send, count, act on the decision; again after a retry or a wait.
+    /// One group: an attempt (checkpoint, send, count, checkpoint), then its decision acted on;
+    /// again after a retry or a wait.
     async fn post_group(
         &self,
         connection: &mut dyn Connection,
@@ -333,9 +259,6 @@ impl SessionCtx {
         entry: &mut GroupEntry,
         tally: &mut Tally,
     ) -> Next {
-        let w = &self.worker.inner;
-        let session = entry.session.clone();
-        let checkpoints = self.checkpoints();
         let label = AttemptLabel {
             user_id: self.user.to_string(),
             cycle: self.cycle_no,
@@ -346,188 +269,76 @@ impl SessionCtx {
             if self.lost.is_cancelled() {
                 return Next::StopSession;
             }
-            entry.sending = true;
-            if let Err(err) = checkpoints.put(group, entry).await {
-                return self.cannot_record(group, &err);
-            }
-            // A cycle taken over lets go at once, mid-send too: its successor is about to
-            // connect this session, and a key on two connections is killed. The entry stays
-            // `sending`, so the successor re-sends it with the same random id. A shutdown lets
-            // the send end and count (abandoned, its count would be lost to the resume's doubt).
-            let result = tokio::select! {
-                result = connection.send(target, &self.post, &label) => result,
-                () = self.taken_over.cancelled() => return Next::StopSession,
+            let attempt = self
+                .attempt(connection, group, target, entry, &label, retries)
+                .await;
+            let (result, decision, now) = match attempt {
+                Ok(attempt) => attempt,
+                Err(next) => return next,
             };
-            let now = clock::now();
-            if let Some(ticket) = checkpoints.count(entry, &result) {
-                self.tickets.note(&ticket);
+            if matches!(decision, Decision::Retry { .. }) {
+                retries += 1;
             }
-            let decision = w.config.policy.decide(&result, retries, now);
-            entry.sending = false;
-            entry.in_doubt = false;
-            entry.done = !matches!(
-                decision,
-                Decision::Retry { .. } | Decision::Pause { resume: true, .. } | Decision::Reconnect
-            );
-            if let Err(err) = checkpoints.put(group, entry).await {
-                return self.cannot_record(group, &err);
-            }
-            let kind = result.as_ref().err().map_or("ok", SendError::kind);
-            metrics::counter!("herald_posts_total", "outcome" => kind).increment(1);
-            match decision {
-                Decision::Posted => {
-                    tally.sent += 1;
-                    let note = if result == Ok(Delivery::Duplicate) {
-                        " (Telegram had it already)"
-                    } else {
-                        ""
-                    };
-                    self.log(
-                        Level::Info,
-                        &format!("Posted to {group} from {masked}{note}"),
-                    );
-                    return Next::Group;
-                }
-                Decision::Reconnect => return Next::Reconnect,
-                Decision::Failed => {
-                    tally.failed += 1;
-                    self.log(
-                        Level::Error,
-                        &format!(
-                            "Failed to post to {group} from {masked}: {}",
-                            describe(&result)
-                        ),
-                    );
-                    return Next::Group;
-                }
-                Decision::SkipGroup => {
-                    tally.failed += 1;
-                    self.log(
-                        Level::Warning,
-                        &format!("Slow mode in {group}: skipped this cycle"),
-                    );
-                    return Next::Group;
-                }
-                Decision::Retry { after } => {
-                    retries += 1;
-                    self.log(
-                        Level::Warning,
-                        &format!(
-                            "Network trouble posting to {group}; retrying in {}s",
-                            after.as_secs()
-                        ),
-                    );
-                    if !self.sleep(after).await {
-                        return Next::StopSession;
-                    }
-                }
-                Decision::Pause { until, resume } => {
-                    metrics::counter!("herald_flood_waits_total").increment(1);
-                    if let Err(err) = w.coord.pause_session(&session, until).await {
-                        // Without the pause another cycle or worker could call inside the wait.
-                        tracing::error!(user.id = %self.user, session = %masked, error = %err, "cannot record a flood wait");
-                        tally.failed += 1;
-                        self.log(Level::Error, &format!("Flood wait for {masked} could not be recorded: it posts nothing more this cycle"));
-                        return Next::StopSession;
-                    }
-                    let secs = (until - now).num_seconds();
-                    if !resume {
-                        tally.failed += 1;
-                        self.log(Level::Warning, &format!("Flood wait of {secs}s for {masked}: its remaining groups wait for the next cycle"));
-                        return Next::StopSession;
-                    }
-                    self.log(Level::Warning, &format!("Flood wait of {secs}s for {masked}: waiting, then posting to {group} again"));
-                    if !self.sleep(clock::until(until)).await {
-                        return Next::StopSession;
-                    }
-                }
-                Decision::BlockGroup { reason } => {
-                    tally.failed += 1;
-                    self.block(group, &reason).await;
-                    return Next::Group;
-                }
-                Decision::Quarantine { reason } => {
-                    tally.failed += 1;
-                    self.quarantine(&session, &reason).await;
-                    return Next::StopSession;
-                }
-                Decision::Park { until } => {
-                    tally.failed += 1;
-                    self.park(&session, until).await;
-                    self.log(
-                        Level::Warning,
-                        &format!(
-                            "Session {masked} limited by Telegram (PEER_FLOOD): parked until {}",
-                            until.format("%Y-%m-%d %H:%M")
-                        ),
-                    );
-                    return Next::StopSession;
-                }
+            let post = Attempted {
+                group,
+                masked,
+                session: &entry.session,
+                result: &result,
+                now,
+            };
+            if let Some(next) = self.act(decision, &post, tally).await {
+                return next;
             }
         }
     }
 
-    /// A checkpoint could not be written: no send without it, so the session stops here.
-    fn cannot_record(&self, group: &str, err: &herald_jobs::JobsError) -> Next {
-        tracing::error!(user.id = %self.user, group, error = %err, "cannot checkpoint a post; the session stops for this cycle");
-        self.log(
-            Level::Error,
-            &format!("Progress of the post to {group} could not be recorded; this session posts nothing more this cycle"),
-        );
-        Next::StopSession
-    }
-
-    async fn block(&self, group: &str, reason: &str) {
-        let w = &self.worker.inner;
-        let (group_owned, reason_owned) = (group.to_owned(), reason.to_owned());
-        let blocked = w
-            .store
-            .update_user(&self.user, move |u| {
-                if !u.is_blocked(&group_owned) {
-                    u.blocked_groups.push(BlockedGroup {
-                        group: group_owned,
-                        reason: reason_owned,
-                        at: chrono::Utc::now(),
-                    });
-                }
-                Ok::<_, ()>(())
-            })
-            .await;
-        if let Err(err) = blocked {
-            tracing::error!(user.id = %self.user, group, error = ?err, "cannot record a blocked group");
+    /// One send of `group` between two checkpoint writes: `sending` before it (no send without
+    /// it), then its count and whether the group is done. `Err` when the session stops here: a
+    /// checkpoint could not be written, or the cycle was taken over mid-send.
+    async fn attempt(
+        &self,
+        connection: &mut dyn Connection,
+        group: &str,
+        target: &Target,
+        entry: &mut GroupEntry,
+        label: &AttemptLabel,
+        retries: u32,
+    ) -> Result<(Result<Delivery, SendError>, Decision, DateTime<Utc>), Next> {
+        let checkpoints = self.checkpoints();
+        entry.sending = true;
+        if let Err(err) = checkpoints.put(group, entry).await {
+            return Err(self.cannot_record(group, &err));
         }
-        self.log(
-            Level::Warning,
-            &format!("Group {group} blocked ({reason}): no session will post there again"),
-        );
-    }
-
-    async fn park(&self, session: &str, until: chrono::DateTime<chrono::Utc>) {
-        let name = session.to_owned();
-        let parked = self
+        // A cycle taken over lets go at once, mid-send too: its successor is about to connect
+        // this session, and a key on two connections is killed. The entry stays `sending`, so
+        // the successor re-sends it with the same random id. A shutdown lets the send end and
+        // count (abandoned, its count would be lost to the resume's doubt).
+        let result = tokio::select! {
+            result = connection.send(target, &self.post, label) => result,
+            () = self.taken_over.cancelled() => return Err(Next::StopSession),
+        };
+        let now = clock::now();
+        if let Some(ticket) = checkpoints.count(entry, &result) {
+            self.tickets.note(&ticket);
+        }
+        let decision = self
             .worker
             .inner
-            .store
-            .update_user(&self.user, move |u| {
-                u.parked_sessions.insert(name, until);
-                Ok::<_, ()>(())
-            })
-            .await;
-        if let Err(err) = parked {
-            tracing::error!(user.id = %self.user, error = ?err, "cannot park a session");
+            .config
+            .policy
+            .decide(&result, retries, now);
+        entry.sending = false;
+        entry.in_doubt = false;
+        entry.done = !matches!(
+            decision,
+            Decision::Retry { .. } | Decision::Pause { resume: true, .. } | Decision::Reconnect
+        );
+        if let Err(err) = checkpoints.put(group, entry).await {
+            return Err(self.cannot_record(group, &err));
         }
-    }
-
-    async fn quarantine(&self, session: &str, reason: &str) {
-        if let Err(err) = self
-            .worker
-            .inner
-            .pool
-            .quarantine(&self.user, session, reason)
-            .await
-        {
-            tracing::error!(user.id = %self.user, session = %mask_session_name(session), error = %err, "cannot quarantine a dead session");
-        }
+        let kind = result.as_ref().err().map_or("ok", SendError::kind);
+        metrics::counter!("herald_posts_total", "outcome" => kind).increment(1);
+        Ok((result, decision, now))
     }
 
     pub(crate) fn log(&self, level: Level, message: &str) {
@@ -538,12 +349,5 @@ impl SessionCtx {
     /// stopped first; false when stopped.
     pub(crate) fn sleep(&self, d: Duration) -> Pause<'_> {
         Pause::new(&self.lost, d)
-    }
-}
-
-fn describe(result: &Result<Delivery, SendError>) -> String {
-    match result {
-        Ok(_) => "ok".into(),
-        Err(err) => err.to_string(),
     }
 }

@@ -1,6 +1,7 @@
 //! One module per group of routes; each handler carries its OpenAPI description.
 
 pub mod admin_groups;
+pub mod admin_health;
 pub mod admin_pairs;
 pub mod admin_sessions;
 pub mod admin_users;

@@ -4,9 +4,9 @@
 use tokio::sync::oneshot;
 
 use super::Memory;
-use crate::coord::backend::{Leases, Notices};
 use crate::command::{CommandOutcome, CommandReply};
 use crate::coord::CoordConfig;
+use crate::coord::backend::{Leases, Notices};
 
 fn reply(id: &str) -> CommandReply {
     CommandReply {

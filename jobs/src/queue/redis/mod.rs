@@ -2,17 +2,18 @@
 //! worker process, one consumer name per process. Pushes are pipelined `XADD`s; a worker reads
 //! with a blocking `XREADGROUP` (pickup is immediate, no polling) on a connection of its own, in
 //! batches as large as it has room for. Commands whose worker died stay pending and are claimed
-//! by a live worker (`XAUTOCLAIM`) after `ConsumerLimits::command_claim_idle`. Streams are trimmed up to the
-//! oldest entry not yet delivered or still pending, so memory stays bounded without losing jobs.
+//! by a live worker (`XAUTOCLAIM`) after `ConsumerLimits::command_claim_idle`. Streams are
+//! trimmed up to the oldest entry not yet delivered or still pending, so memory stays bounded
+//! without losing jobs (both in `upkeep`).
+
+mod upkeep;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
-use redis::streams::{
-    StreamAutoClaimReply, StreamId, StreamInfoGroupsReply, StreamReadOptions, StreamReadReply,
-};
+use redis::streams::{StreamId, StreamInfoGroupsReply, StreamReadOptions, StreamReadReply};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -309,82 +310,6 @@ impl RedisQueue {
             tracing::warn!(error = %err, "cannot acknowledge jobs");
         }
     }
-
-    /// Claims commands of dead workers and trims both streams, every few seconds.
-    async fn maintain(
-        self: Arc<Self>,
-        commands: Lane<Command>,
-        limits: ConsumerLimits,
-        tracker: TaskTracker,
-        shutdown: CancellationToken,
-    ) {
-        let every = MAINTENANCE_EVERY.min(limits.command_claim_idle / 2);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                () = tokio::time::sleep(every) => {}
-            }
-            let claimed: Result<StreamAutoClaimReply, redis::RedisError> = redis::cmd("XAUTOCLAIM")
-                .arg(&self.commands)
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg(limits.command_claim_idle.as_millis() as u64)
-                .arg("0")
-                .arg("COUNT")
-                .arg(100)
-                .query_async(&mut self.conn.clone())
-                .await;
-            match claimed {
-                Ok(reply) if !reply.claimed.is_empty() => {
-                    tracing::warn!(
-                        commands = reply.claimed.len(),
-                        "taking over commands of a worker that stopped answering"
-                    );
-                    self.dispatch(&commands, reply.claimed, limits.max_attempts, &tracker)
-                        .await;
-                }
-                Ok(_) => {}
-                Err(err) => tracing::debug!(error = %err, "XAUTOCLAIM failed"),
-            }
-            for key in [&self.commands, &self.cycles] {
-                if let Err(err) = self.trim(key).await {
-                    tracing::debug!(error = %err, "trimming the queue failed");
-                }
-            }
-        }
-    }
-
-    /// Drops entries older than the oldest one still needed (undelivered or pending).
-    async fn trim(&self, key: &str) -> Result<(), JobsError> {
-        let info: StreamInfoGroupsReply = self.conn.clone().xinfo_groups(key).await?;
-        let Some(group) = info.groups.iter().find(|g| g.name == GROUP) else {
-            return Ok(());
-        };
-        let mut keep_from = group.last_delivered_id.clone();
-        let pending: redis::Value = redis::cmd("XPENDING")
-            .arg(key)
-            .arg(GROUP)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        if let redis::Value::Array(summary) = pending
-            && let Some(redis::Value::BulkString(oldest)) = summary.get(1)
-        {
-            let oldest = String::from_utf8_lossy(oldest).into_owned();
-            if stream_id_lt(&oldest, &keep_from) {
-                keep_from = oldest;
-            }
-        }
-        if keep_from != "0-0" {
-            let _: i64 = redis::cmd("XTRIM")
-                .arg(key)
-                .arg("MINID")
-                .arg("~")
-                .arg(&keep_from)
-                .query_async(&mut self.conn.clone())
-                .await?;
-        }
-        Ok(())
-    }
 }
 
 struct Lane<T> {
@@ -412,15 +337,6 @@ fn decode<T: DeserializeOwned>(entry: &StreamId) -> Result<Envelope<T>, JobsErro
         .get("j")
         .ok_or_else(|| JobsError::Malformed(format!("entry {} has no job", entry.id)))?;
     Ok(serde_json::from_str(&raw)?)
-}
-
-/// `a < b` for stream ids `ms-seq`.
-fn stream_id_lt(a: &str, b: &str) -> bool {
-    let parse = |id: &str| -> (u64, u64) {
-        let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
-        (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
-    };
-    parse(a) < parse(b)
 }
 
 async fn sleep_or_cancel(backoff: &mut Duration, shutdown: &CancellationToken) {
