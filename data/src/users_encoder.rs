@@ -72,6 +72,9 @@ struct Run {
 impl UsersEncoder {
     /// Writes the document, copying unchanged records from the last file when `reuse`; false
     /// when a copy failed (`out` then holds part of it).
+    ///
+    /// Long because the run of bytes still to copy and the offsets of the spans it records are
+    /// one state over the records, in id order; split, both would pass through every piece.
     fn encode_reusing(
         &mut self,
         doc: &UsersDoc,

@@ -162,6 +162,10 @@ impl Pool {
     /// into `banned_sessions` with reason and time, and one replacement from the pool, unless the
     /// tenant already had `max_replacements_per_day` in the last 24 h, in which case the tenant is
     /// suspended instead. One users.json update, then the files move. Repeating it is harmless.
+    ///
+    /// Long because the users.json change is one closure under the document's lock: the ban, the
+    /// replacement and the suspension are decided together or not at all; the file moves and
+    /// the log line follow it.
     pub async fn quarantine(
         &self,
         user: &UserId,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use herald_data::check_session_name;
 use herald_session_file::mask_session_name;
 
-use crate::folders::{Place, Settled};
+use crate::folders::{Folders, Place, Settled};
 use crate::{Pool, SessionsError};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,15 +34,10 @@ pub struct ReconcileReport {
 impl Pool {
     pub async fn reconcile(&self) -> Result<ReconcileReport, SessionsError> {
         let doc = self.store.users();
-        let mut found: BTreeMap<String, Vec<Place>> = BTreeMap::new();
-        for place in [Place::Unused, Place::Banned, Place::Frozen] {
-            for name in self.folders.list(&place)? {
-                found.entry(name).or_default().push(place.clone());
-            }
-        }
-        for (user, name) in self.folders.list_assigned()? {
-            found.entry(name).or_default().push(Place::Assigned(user));
-        }
+        let folders = self.folders.clone();
+        let mut found = tokio::task::spawn_blocking(move || on_disk(&folders))
+            .await
+            .map_err(|e| SessionsError::io("list sessions", std::io::Error::other(e)))??;
         let mut named: Vec<String> = doc
             .users
             .values()
@@ -115,4 +110,19 @@ impl Pool {
         }
         Ok(report)
     }
+}
+
+/// Every session file in the folders, by name, with each place it was found (a directory walk:
+/// off the runtime).
+fn on_disk(folders: &Folders) -> Result<BTreeMap<String, Vec<Place>>, SessionsError> {
+    let mut found: BTreeMap<String, Vec<Place>> = BTreeMap::new();
+    for place in [Place::Unused, Place::Banned, Place::Frozen] {
+        for name in folders.list(&place)? {
+            found.entry(name).or_default().push(place.clone());
+        }
+    }
+    for (user, name) in folders.list_assigned()? {
+        found.entry(name).or_default().push(Place::Assigned(user));
+    }
+    Ok(found)
 }

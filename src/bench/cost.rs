@@ -161,6 +161,9 @@ fn row(c: &Cost) -> Vec<String> {
     ]
 }
 
+/// One measured run, in the order it happens (a data directory seeded, herald started, every
+/// bot started, samples taken over the period, figures read back). Long because a benchmark's
+/// steps are read as one script; it is not on any path a user takes.
 fn measure(args: &CostArgs, users: usize) -> anyhow::Result<Cost> {
     let runtime = tokio::runtime::Runtime::new()?;
     let dir = populated_dir(&runtime, &args.dir, "cost", users)?;

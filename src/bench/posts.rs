@@ -190,6 +190,8 @@ struct Measured {
     connect: Option<(Duration, Duration)>,
 }
 
+/// One measured run, in the order it happens. Long because a benchmark's steps are read as one
+/// script; it is not on any path a user takes.
 async fn measure(root: &std::path::Path, args: &PostsArgs) -> anyhow::Result<Measured> {
     let store = Store::open(StoreConfig::new(root))?;
     let pool = Pool::new(store.clone(), PoolConfig::default());

@@ -93,6 +93,10 @@ pub struct Config {
 
 impl Config {
     /// Reads and validates everything; the error names the first bad variable.
+    ///
+    /// Long on purpose: one statement per variable of the contract, in the contract's order, so
+    /// it reads as the contract's table does; split, that one table would be spread over several
+    /// functions.
     pub fn load(source: &Source) -> anyhow::Result<Config> {
         let jwt_secret = match source.get("HERALD_JWT_SECRET")? {
             Some(secret) => Some(secret),

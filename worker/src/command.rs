@@ -91,6 +91,55 @@ fn refused(reason: RefusalReason, message: impl Into<String>) -> CommandOutcome 
     }
 }
 
+/// Judged as the first cycle will judge it, with the mode this start sets, before any session
+/// is consumed: a bot that could only skip its cycles is not started.
+fn check_work(
+    worker: &Worker,
+    user: &UserId,
+    record: &herald_data::User,
+    mode: Option<ExecutionMode>,
+) -> Result<(), CommandOutcome> {
+    let mut planned = record.clone();
+    if let Some(mode) = mode {
+        planned.execution_mode = mode;
+    }
+    let plan_groups = match crate::cycle::plan_groups(worker, &planned) {
+        Ok(groups) => groups,
+        Err(err) => {
+            tracing::error!(user.id = %user, error = %err, "cannot read the plan's group file");
+            return Err(refused(
+                RefusalReason::Internal,
+                "Could not start the bot; try again",
+            ));
+        }
+    };
+    plan::work_of(&Arc::new(planned), &plan_groups)
+        .map(|_| ())
+        .map_err(|why| refused(RefusalReason::Invalid, why.to_string()))
+}
+
+/// Why the pool gave the tenant no sessions, as the start's answer says it.
+fn pool_refusal(user: &UserId, err: SessionsError) -> CommandOutcome {
+    match err {
+        SessionsError::NoSessions { reason } => {
+            tracing::warn!(user.id = %user, reason, "start refused: no session");
+            refused(
+                RefusalReason::NoSessions,
+                format!("No sessions available: {reason}"),
+            )
+        }
+        SessionsError::Suspended { reason } => refused(
+            RefusalReason::Suspended,
+            format!("Bot is suspended: {reason}"),
+        ),
+        SessionsError::UserNotFound => refused(RefusalReason::UserNotFound, "User not found"),
+        err => {
+            tracing::error!(user.id = %user, error = %err, "start failed");
+            refused(RefusalReason::Internal, "Could not start the bot")
+        }
+    }
+}
+
 async fn start(
     worker: &Worker,
     user: &UserId,
@@ -102,47 +151,12 @@ async fn start(
     let Some(record) = w.store.user(user.as_str()) else {
         return refused(RefusalReason::UserNotFound, "User not found");
     };
-    // Judged as the first cycle will judge it, with the mode this start sets, before any
-    // session is consumed: a bot that could only skip its cycles is not started.
-    let mut planned = herald_data::User::clone(&record);
-    if let Some(mode) = mode {
-        planned.execution_mode = mode;
-    }
-    let plan_groups = match crate::cycle::plan_groups(worker, &planned) {
-        Ok(groups) => groups,
-        Err(err) => {
-            tracing::error!(user.id = %user, error = %err, "cannot read the plan's group file");
-            return refused(
-                RefusalReason::Internal,
-                "Could not start the bot; try again",
-            );
-        }
-    };
-    if let Err(why) = plan::work_of(&Arc::new(planned), &plan_groups) {
-        return refused(RefusalReason::Invalid, why.to_string());
+    if let Err(refusal) = check_work(worker, user, &record, mode) {
+        return refusal;
     }
     let assignment = match w.pool.ensure_sessions(user, wanted).await {
         Ok(assignment) => assignment,
-        Err(SessionsError::NoSessions { reason }) => {
-            tracing::warn!(user.id = %user, reason, "start refused: no session");
-            return refused(
-                RefusalReason::NoSessions,
-                format!("No sessions available: {reason}"),
-            );
-        }
-        Err(SessionsError::Suspended { reason }) => {
-            return refused(
-                RefusalReason::Suspended,
-                format!("Bot is suspended: {reason}"),
-            );
-        }
-        Err(SessionsError::UserNotFound) => {
-            return refused(RefusalReason::UserNotFound, "User not found");
-        }
-        Err(err) => {
-            tracing::error!(user.id = %user, error = %err, "start failed");
-            return refused(RefusalReason::Internal, "Could not start the bot");
-        }
+        Err(err) => return pool_refusal(user, err),
     };
     let updated = w
         .store

@@ -193,6 +193,9 @@ struct Work {
 
 /// Reads the tenant's record, plan and checkpoints and splits the groups among the sessions;
 /// the cycle's ending instead when there is nothing to post.
+///
+/// Long because it is the cycle's preconditions in the order they are judged (record, status,
+/// plan, sessions, checkpoints), each an early ending, kept in one place to be read at once.
 async fn prepare(claimed: &Claimed) -> Result<Box<Work>, Ending> {
     let Claimed {
         worker,

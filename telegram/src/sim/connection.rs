@@ -66,6 +66,9 @@ impl SimConnection {
         }
     }
 
+    /// What Telegram answers this send: the first rule that matches, in order (a dead session, a
+    /// remembered random id, the account's waits, the target's fixed errors, then the scenario's
+    /// faults by cumulative rate). Long because the order decides, and it reads as one list.
     fn plan(&mut self, target: &Target, random_id: i64, draws: &mut Draws, now_ms: i64) -> Plan {
         let latency = Duration::from_millis(match self.faults.latency {
             Latency::Fixed(ms) => ms,
