@@ -7,9 +7,11 @@
 //! - [`queue`]: push and consume jobs.
 //! - [`coord`]: leases, permits, schedule, cycles in flight, checkpoints, pauses, replies.
 //! - [`clock`]: "now" that follows tokio's (pausable) clock.
+//! - [`backoff`]: the one retry policy (exponential, with jitter) every retry loop uses.
 //!
 //! Durable truth is not kept here: losing Redis loses only what the coord module lists.
 
+pub mod backoff;
 pub mod clock;
 pub mod command;
 pub mod coord;
@@ -19,6 +21,7 @@ pub mod queue;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use backoff::Backoff;
 pub use command::{Command, CommandAction, CommandOutcome, CommandReply, RefusalReason};
 pub use coord::{
     CancelOutcome, Claim, CoordConfig, Coordination, CycleState, Hold, InFlight, LEADER_KEY,

@@ -22,6 +22,8 @@ pub(crate) struct Attempted<'a> {
     pub(crate) session: &'a str,
     pub(crate) result: &'a Result<Delivery, SendError>,
     pub(crate) now: DateTime<Utc>,
+    /// Transient failures of this group retried before this attempt.
+    pub(crate) retries: u32,
 }
 
 impl SessionCtx {
@@ -38,6 +40,7 @@ impl SessionCtx {
             masked,
             session,
             result,
+            retries,
             ..
         } = *post;
         match decision {
@@ -74,15 +77,23 @@ impl SessionCtx {
                 );
                 return Some(Next::Group);
             }
-            Decision::Retry { after } => {
+            Decision::Retry { .. } => {
+                // The decision states the policy's wait; the one slept carries jitter.
+                let wait = self
+                    .worker
+                    .inner
+                    .config
+                    .policy
+                    .transient_backoff
+                    .jittered(retries);
                 self.log(
                     Level::Warning,
                     &format!(
                         "Network trouble posting to {group}; retrying in {}s",
-                        after.as_secs()
+                        wait.as_secs()
                     ),
                 );
-                if !self.sleep(after).await {
+                if !self.sleep(wait).await {
                     return Some(Next::StopSession);
                 }
             }

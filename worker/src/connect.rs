@@ -72,11 +72,9 @@ impl SessionCtx {
                     return Err(WorkerError::Dead { code });
                 }
                 Err(SendError::Transient) if retries < w.config.policy.transient_retries => {
+                    let wait = w.config.policy.transient_backoff.jittered(retries);
                     retries += 1;
-                    if !self
-                        .sleep(w.config.policy.transient_backoff * retries)
-                        .await
-                    {
+                    if !self.sleep(wait).await {
                         return Err(WorkerError::Stopped);
                     }
                 }

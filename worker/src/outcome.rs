@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use herald_jobs::Backoff;
 use herald_telegram::{Delivery, SendError};
 
 /// Policy knobs (from configuration).
@@ -11,8 +12,9 @@ use herald_telegram::{Delivery, SendError};
 pub struct OutcomePolicy {
     /// Retries of a `Transient` failure before it counts as a failure.
     pub transient_retries: u32,
-    /// Backoff before the first retry; doubled for each further one.
-    pub transient_backoff: Duration,
+    /// The wait before each retry of a transient failure, of a connection that could not be
+    /// made, and of a reconnect: doubled each time, jittered when slept.
+    pub transient_backoff: Backoff,
     /// Reconnects of one session run after its connection broke, before the run gives up
     /// for this cycle (its remaining groups wait for the next one).
     pub max_reconnects: u32,
@@ -27,7 +29,7 @@ impl Default for OutcomePolicy {
     fn default() -> Self {
         OutcomePolicy {
             transient_retries: 2,
-            transient_backoff: Duration::from_secs(2),
+            transient_backoff: Backoff::new(Duration::from_secs(2), Duration::from_secs(30)),
             max_reconnects: 3,
             max_wait_in_cycle: Duration::from_secs(120),
             peer_flood_park: Duration::from_secs(24 * 3600),
@@ -95,7 +97,7 @@ impl OutcomePolicy {
                 reason: code.clone(),
             },
             SendError::Transient if retries_done < self.transient_retries => Decision::Retry {
-                after: self.transient_backoff * 2u32.saturating_pow(retries_done),
+                after: self.transient_backoff.delay(retries_done),
             },
             SendError::NotSent => Decision::Reconnect,
             SendError::Transient | SendError::Other { .. } => Decision::Failed,

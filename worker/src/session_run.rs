@@ -202,12 +202,13 @@ impl SessionCtx {
                             link.reconnects + 1,
                         ))));
                     }
+                    let wait = policy.transient_backoff.jittered(link.reconnects);
                     link.reconnects += 1;
                     self.log(
                         Level::Warning,
                         &format!("Connection of {masked} broke; connecting again"),
                     );
-                    if !self.sleep(policy.transient_backoff * link.reconnects).await {
+                    if !self.sleep(wait).await {
                         return Flow::End(Ok(()));
                     }
                     match Box::pin(self.connect(job)).await {
@@ -276,16 +277,17 @@ impl SessionCtx {
                 Ok(attempt) => attempt,
                 Err(next) => return next,
             };
-            if matches!(decision, Decision::Retry { .. }) {
-                retries += 1;
-            }
             let post = Attempted {
+                retries,
                 group,
                 masked,
                 session: &entry.session,
                 result: &result,
                 now,
             };
+            if matches!(decision, Decision::Retry { .. }) {
+                retries += 1;
+            }
             if let Some(next) = self.act(decision, &post, tally).await {
                 return next;
             }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use herald_data::{PostKind, Store, StoreConfig, UserId};
 use herald_jobs::{
-    Command, CommandAction, CommandOutcome, ConsumerLimits, CoordConfig, Coordination, Queue,
-    RedisConfig,
+    Backoff, Command, CommandAction, CommandOutcome, ConsumerLimits, CoordConfig, Coordination,
+    Queue, RedisConfig,
 };
 use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_session_file::{AuthKey, SessionCredentials, write_telethon};
@@ -64,7 +64,7 @@ impl Options {
         worker.renew_every = Duration::from_millis(500);
         worker.permit_poll = Duration::from_millis(20);
         worker.policy = OutcomePolicy {
-            transient_backoff: Duration::from_millis(50),
+            transient_backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(400)),
             ..OutcomePolicy::default()
         };
         Options {

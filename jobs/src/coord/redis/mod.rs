@@ -27,6 +27,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::CoordConfig;
 use crate::JobsError;
+use crate::backoff::REDIS_RETRY;
 use crate::command::CommandReply;
 use crate::cycle::Cycle;
 
@@ -266,14 +267,14 @@ fn cycles_from(flat: &[String]) -> Result<Vec<Cycle>, JobsError> {
 async fn listen(client: redis::Client, prefix: String, waiters: Waiters, changed: Arc<Notify>) {
     let events = format!("{prefix}:events");
     let replies = format!("{prefix}:replies");
-    let mut backoff = Duration::from_millis(100);
+    let mut waits = REDIS_RETRY.waits();
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => {
                 if pubsub.subscribe(&events).await.is_ok()
                     && pubsub.subscribe(&replies).await.is_ok()
                 {
-                    backoff = Duration::from_millis(100);
+                    waits = REDIS_RETRY.waits();
                     // Whatever changed while disconnected: let the scheduler look again.
                     changed.notify_one();
                     let mut messages = pubsub.into_on_message();
@@ -294,7 +295,6 @@ async fn listen(client: redis::Client, prefix: String, waiters: Waiters, changed
             }
             Err(err) => tracing::debug!(error = %err, "Redis pub/sub not reachable yet"),
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
+        tokio::time::sleep(waits.next().unwrap_or(REDIS_RETRY.max)).await;
     }
 }

@@ -11,6 +11,7 @@ mod upkeep;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::ExponentialBackoff;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamId, StreamInfoGroupsReply, StreamReadOptions, StreamReadReply};
@@ -22,6 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use super::{ConsumerLimits, Envelope, Handler, QueueDepth, run_job};
 use crate::JobsError;
+use crate::backoff::REDIS_RETRY;
 use crate::command::Command;
 use crate::coord::RedisConfig;
 use crate::cycle::Cycle;
@@ -182,7 +184,7 @@ impl RedisQueue {
         T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         let mut conn: Option<MultiplexedConnection> = None;
-        let mut backoff = Duration::from_millis(100);
+        let mut waits = REDIS_RETRY.waits();
         while !shutdown.is_cancelled() {
             // Wait for room before reading, so jobs are never fetched without a place to run.
             let room = lane.permits.available_permits();
@@ -207,7 +209,7 @@ impl RedisQueue {
                     Ok(c) => conn = Some(c),
                     Err(err) => {
                         tracing::warn!(kind = lane.kind, error = %err, "cannot reach Redis; retrying");
-                        sleep_or_cancel(&mut backoff, &shutdown).await;
+                        sleep_or_cancel(&mut waits, &shutdown).await;
                         continue;
                     }
                 }
@@ -226,7 +228,7 @@ impl RedisQueue {
             };
             match read {
                 Ok(reply) => {
-                    backoff = Duration::from_millis(100);
+                    waits = REDIS_RETRY.waits();
                     let entries: Vec<StreamId> =
                         reply.keys.into_iter().flat_map(|k| k.ids).collect();
                     self.dispatch(&lane, entries, max_attempts, &tracker).await;
@@ -236,7 +238,7 @@ impl RedisQueue {
                     conn = None;
                     // After a Redis restart the stream and its group are gone: make them again.
                     let _ = self.ensure_groups().await;
-                    sleep_or_cancel(&mut backoff, &shutdown).await;
+                    sleep_or_cancel(&mut waits, &shutdown).await;
                 }
             }
         }
@@ -339,12 +341,13 @@ fn decode<T: DeserializeOwned>(entry: &StreamId) -> Result<Envelope<T>, JobsErro
     Ok(serde_json::from_str(&raw)?)
 }
 
-async fn sleep_or_cancel(backoff: &mut Duration, shutdown: &CancellationToken) {
+/// Sleeps the run's next wait, unless shut down first.
+async fn sleep_or_cancel(waits: &mut ExponentialBackoff, shutdown: &CancellationToken) {
+    let wait = waits.next().unwrap_or(REDIS_RETRY.max);
     tokio::select! {
         _ = shutdown.cancelled() => {}
-        () = tokio::time::sleep(*backoff) => {}
+        () = tokio::time::sleep(wait) => {}
     }
-    *backoff = (*backoff * 2).min(Duration::from_secs(2));
 }
 
 /// Unique per process (host, pid, random), so a restarted worker never inherits a name.
