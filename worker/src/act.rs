@@ -7,7 +7,6 @@
 use chrono::{DateTime, Utc};
 use herald_data::{BlockedGroup, Level};
 use herald_jobs::clock;
-use herald_session_file::mask_session_name;
 use herald_telegram::{Delivery, SendError};
 
 use crate::outcome::Decision;
@@ -140,7 +139,7 @@ impl SessionCtx {
         let w = &self.worker.inner;
         metrics::counter!("herald_flood_waits_total").increment(1);
         if let Err(err) = w.coord.pause_session(session, until).await {
-            tracing::error!(user.id = %self.user, session = %masked, error = %err, "cannot record a flood wait");
+            tracing::error!(error = %err, "cannot record a flood wait");
             tally.failed += 1;
             self.log(Level::Error, &format!("Flood wait for {masked} could not be recorded: it posts nothing more this cycle"));
             return Some(Next::StopSession);
@@ -163,7 +162,7 @@ impl SessionCtx {
 
     /// A checkpoint could not be written: no send without it, so the session stops here.
     pub(crate) fn cannot_record(&self, group: &str, err: &herald_jobs::JobsError) -> Next {
-        tracing::error!(user.id = %self.user, group, error = %err, "cannot checkpoint a post; the session stops for this cycle");
+        tracing::error!(group, error = %err, "cannot checkpoint a post; the session stops for this cycle");
         self.log(
             Level::Error,
             &format!("Progress of the post to {group} could not be recorded; this session posts nothing more this cycle"),
@@ -188,7 +187,7 @@ impl SessionCtx {
             })
             .await;
         if let Err(err) = blocked {
-            tracing::error!(user.id = %self.user, group, error = ?err, "cannot record a blocked group");
+            tracing::error!(group, error = ?err, "cannot record a blocked group");
         }
         self.log(
             Level::Warning,
@@ -209,7 +208,7 @@ impl SessionCtx {
             })
             .await;
         if let Err(err) = parked {
-            tracing::error!(user.id = %self.user, error = ?err, "cannot park a session");
+            tracing::error!(error = ?err, "cannot park a session");
         }
         self.log(
             Level::Warning,
@@ -228,7 +227,7 @@ impl SessionCtx {
             .quarantine(&self.user, session, reason)
             .await
         {
-            tracing::error!(user.id = %self.user, session = %mask_session_name(session), error = %err, "cannot quarantine a dead session");
+            tracing::error!(error = %err, "cannot quarantine a dead session");
         }
     }
 }

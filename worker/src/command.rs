@@ -21,6 +21,8 @@ const COMMAND_LEASE: Duration = Duration::from_secs(30);
 /// The old backend's window for starter mode when the tenant gives none.
 const DEFAULT_STARTER_MINUTES: u32 = 60;
 
+/// In a span naming the tenant and the request, so every line the command logs names both.
+#[tracing::instrument(name = "command", skip_all, fields(user.id = %command.user_id, request = %command.request_id))]
 pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), HandlerError> {
     let w = &worker.inner;
     let outcome = match UserId::parse(&command.user_id) {
@@ -55,7 +57,7 @@ pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), Hand
             outcome
         }
     };
-    tracing::info!(user.id = %command.user_id, request = %command.request_id, outcome = ?outcome, "command handled");
+    tracing::info!(outcome = ?outcome, "command handled");
     let reply = CommandReply {
         request_id: command.request_id,
         outcome,
@@ -95,7 +97,6 @@ fn refused(reason: RefusalReason, message: impl Into<String>) -> CommandOutcome 
 /// is consumed: a bot that could only skip its cycles is not started.
 fn check_work(
     worker: &Worker,
-    user: &UserId,
     record: &herald_data::User,
     mode: Option<ExecutionMode>,
 ) -> Result<(), CommandOutcome> {
@@ -106,7 +107,7 @@ fn check_work(
     let plan_groups = match crate::cycle::plan_groups(worker, &planned) {
         Ok(groups) => groups,
         Err(err) => {
-            tracing::error!(user.id = %user, error = %err, "cannot read the plan's group file");
+            tracing::error!(error = %err, "cannot read the plan's group file");
             return Err(refused(
                 RefusalReason::Internal,
                 "Could not start the bot; try again",
@@ -119,10 +120,10 @@ fn check_work(
 }
 
 /// Why the pool gave the tenant no sessions, as the start's answer says it.
-fn pool_refusal(user: &UserId, err: SessionsError) -> CommandOutcome {
+fn pool_refusal(err: SessionsError) -> CommandOutcome {
     match err {
         SessionsError::NoSessions { reason } => {
-            tracing::warn!(user.id = %user, reason, "start refused: no session");
+            tracing::warn!(reason, "start refused: no session");
             refused(
                 RefusalReason::NoSessions,
                 format!("No sessions available: {reason}"),
@@ -134,7 +135,7 @@ fn pool_refusal(user: &UserId, err: SessionsError) -> CommandOutcome {
         ),
         SessionsError::UserNotFound => refused(RefusalReason::UserNotFound, "User not found"),
         err => {
-            tracing::error!(user.id = %user, error = %err, "start failed");
+            tracing::error!(error = %err, "start failed");
             refused(RefusalReason::Internal, "Could not start the bot")
         }
     }
@@ -151,12 +152,12 @@ async fn start(
     let Some(record) = w.store.user(user.as_str()) else {
         return refused(RefusalReason::UserNotFound, "User not found");
     };
-    if let Err(refusal) = check_work(worker, user, &record, mode) {
+    if let Err(refusal) = check_work(worker, &record, mode) {
         return refusal;
     }
     let assignment = match w.pool.ensure_sessions(user, wanted).await {
         Ok(assignment) => assignment,
-        Err(err) => return pool_refusal(user, err),
+        Err(err) => return pool_refusal(err),
     };
     let updated = w
         .store
@@ -177,7 +178,7 @@ async fn start(
     let execution_mode = match updated {
         Ok(mode) => mode,
         Err(err) => {
-            tracing::error!(user.id = %user, error = ?err, "cannot mark the bot running");
+            tracing::error!(error = ?err, "cannot mark the bot running");
             return refused(RefusalReason::Internal, "Could not start the bot");
         }
     };
@@ -191,7 +192,7 @@ async fn start(
         Ok::<_, herald_jobs::JobsError>(())
     };
     if let Err(err) = scheduled.await {
-        tracing::error!(user.id = %user, error = %err, "cannot schedule the first cycle");
+        tracing::error!(error = %err, "cannot schedule the first cycle");
         return refused(
             RefusalReason::Internal,
             "Could not schedule the bot; try again",
@@ -221,7 +222,7 @@ async fn stop(worker: &Worker, user: &UserId) -> CommandOutcome {
         Ok(CancelOutcome::InFlight) => true,
         Ok(_) => false,
         Err(err) => {
-            tracing::error!(user.id = %user, error = %err, "cannot stop the bot");
+            tracing::error!(error = %err, "cannot stop the bot");
             return refused(RefusalReason::Internal, "Could not stop the bot; try again");
         }
     };
@@ -254,7 +255,7 @@ async fn stop(worker: &Worker, user: &UserId) -> CommandOutcome {
             CommandOutcome::Stopped
         }
         Err(err) => {
-            tracing::error!(user.id = %user, error = ?err, "cannot mark the bot stopped");
+            tracing::error!(error = ?err, "cannot mark the bot stopped");
             refused(RefusalReason::Internal, "Could not stop the bot; try again")
         }
     }

@@ -3,7 +3,6 @@
 //! keeping the chats it resolved. A session Telegram killed is quarantined here; nothing here
 //! sends a post.
 
-use herald_session_file::mask_session_name;
 use herald_telegram::{ApiCredentials, Connection, SendError, SessionHandle};
 use secrecy::SecretString;
 
@@ -32,7 +31,7 @@ impl SessionCtx {
         };
         if let Err(err) = kept {
             // Only a cost: the next connection resolves these chats again.
-            tracing::warn!(user.id = %self.user, session = %mask_session_name(&job.session), error = %err, "cannot keep resolved chats with the session");
+            tracing::warn!(error = %err, "cannot keep resolved chats with the session");
         }
     }
 

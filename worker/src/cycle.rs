@@ -17,6 +17,7 @@ use crate::delivery::Checkpoints;
 use crate::holds::{Holds, Renewing};
 use crate::session_run::{SessionCtx, SessionJob, Tally};
 use crate::{Worker, plan};
+use tracing::Instrument;
 
 /// How a cycle ended for this worker.
 enum Ending {
@@ -73,19 +74,29 @@ pub(crate) fn run(
     cycle: Cycle,
 ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
     async move {
-        let Some(claimed) = Box::pin(claim(&worker, &cycle)).await? else {
+        let claim = claim(&worker, &cycle).instrument(span(&cycle));
+        let Some(claimed) = Box::pin(claim).await? else {
             return Ok(());
         };
-        let ending = match Box::pin(prepare(&claimed)).await {
+        let ending = match Box::pin(prepare(&claimed).instrument(span(&cycle))).await {
             Ok(mut work) => {
                 let tally = run_sessions(&work.ctx, &mut work.jobs).await;
-                Box::pin(finish(&claimed, &work.tickets, work.pause, tally)).await
+                let finish = finish(&claimed, &work.tickets, work.pause, tally);
+                Box::pin(finish.instrument(span(&cycle))).await
             }
             Err(ending) => ending,
         };
-        Box::pin(claimed.end(ending)).await;
+        Box::pin(claimed.end(ending).instrument(span(&cycle))).await;
         Ok(())
     }
+}
+
+/// The span a step of the cycle runs in, so each line it logs names the tenant and the cycle.
+/// One per step, not one for the whole cycle: a span lives in the subscriber's registry while
+/// it exists, and a cycle spends nearly all its time between steps, in its sessions' waits
+/// (BENCHMARKS.md, cost). The sessions' runs have spans of their own (`session_steps`).
+fn span(cycle: &Cycle) -> tracing::Span {
+    tracing::info_span!("cycle", user.id = %cycle.user_id, cycle = cycle.cycle_no)
 }
 
 /// Claims the cycle and registers its holds for renewal; `None` when it is not this worker's
@@ -106,7 +117,7 @@ async fn claim(worker: &Worker, cycle: &Cycle) -> Result<Option<Box<Claimed>>, H
         Ok(_) => return Ok(None),
         Err(err) => {
             // The scheduler emits it again once the claim deadline passes.
-            tracing::warn!(user.id = %user, error = %err, "cannot claim a cycle");
+            tracing::warn!(error = %err, "cannot claim a cycle");
             return Ok(None);
         }
     }
@@ -124,7 +135,7 @@ async fn claim(worker: &Worker, cycle: &Cycle) -> Result<Option<Box<Claimed>>, H
     let Some(renewing) = w.renewer.register(holds.clone()) else {
         // Delivered twice (re-emitted while it waited in the queue), and this process's claim
         // succeeds each time: the run already going on is the one.
-        tracing::debug!(user.id = %user, cycle = cycle.cycle_no, "cycle already running here");
+        tracing::debug!("cycle already running here");
         return Ok(None);
     };
     Ok(Some(Box::new(Claimed {
@@ -162,7 +173,7 @@ impl Claimed {
             Ending::Lost => Ok(()),
         };
         if let Err(err) = result {
-            tracing::warn!(user.id = %user, error = %err, "cannot end the cycle; the scheduler will re-emit it");
+            tracing::warn!(error = %err, "cannot end the cycle; the scheduler will re-emit it");
         }
         metrics::histogram!("herald_cycle_duration_seconds")
             .record(started.elapsed().as_secs_f64());
@@ -229,7 +240,7 @@ async fn prepare(claimed: &Claimed) -> Result<Box<Work>, Ending> {
     let plan_groups = match plan_groups(worker, &record) {
         Ok(groups) => groups,
         Err(err) => {
-            tracing::error!(user.id = %user, error = %err, "cannot read the plan's group file");
+            tracing::error!(error = %err, "cannot read the plan's group file");
             return Err(skipped(&"the operator's group file cannot be read"));
         }
     };
@@ -249,7 +260,7 @@ async fn prepare(claimed: &Claimed) -> Result<Box<Work>, Ending> {
     let entries = match checkpoints.resume().await {
         Ok(entries) => entries,
         Err(err) => {
-            tracing::warn!(user.id = %user, error = %err, "cannot read the cycle's checkpoint; retrying later");
+            tracing::warn!(error = %err, "cannot read the cycle's checkpoint; retrying later");
             return Err(Ending::Released);
         }
     };
@@ -344,7 +355,7 @@ async fn finish(
         .await
         .is_err()
     {
-        tracing::warn!(user.id = %user, "counters not yet durable at the end of the cycle; they stay queued");
+        tracing::warn!("counters not yet durable at the end of the cycle; they stay queued");
     }
     w.store.log(
         user,

@@ -326,7 +326,10 @@ impl Checkpoints<'_> {
             entries.insert(group, entry);
         }
         if !entries.is_empty() {
-            tracing::warn!(user.id = %user, cycle = self.cycle_no, groups = entries.len(), "resuming a cycle another worker began");
+            tracing::warn!(
+                groups = entries.len(),
+                "resuming a cycle another worker began"
+            );
         }
         Ok(entries)
     }

@@ -236,7 +236,7 @@ impl SessionCtx {
             Ok(true) => {}
             Ok(false) => link.unsettled = Some((position, attempts)),
             Err(err) => {
-                tracing::warn!(user.id = %self.user, cycle = self.cycle_no, error = %err, "cannot settle a posted group's checkpoint entry; it keeps its counted attempts");
+                tracing::warn!(error = %err, "cannot settle a posted group's checkpoint entry; it keeps its counted attempts");
             }
         }
     }

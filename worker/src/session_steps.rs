@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use herald_data::Level;
 use herald_session_file::mask_session_name;
+use tracing::Instrument;
 
 use crate::session_run::{Flow, Link, SessionCtx, SessionJob, Tally};
 use crate::{WorkerError, plan};
@@ -64,20 +65,41 @@ impl SessionCtx {
 impl SessionRun {
     /// The steps in order; between two posts this future holds the box and the pause.
     async fn drive(mut self: Box<Self>) -> Tally {
-        match Box::pin(self.begin()).await {
+        let span = self.span();
+        match Box::pin(self.begin().instrument(span)).await {
             Begun::Posting => {}
-            Begun::Ending => return Box::pin(self.end()).await,
+            Begun::Ending => {
+                let span = self.span();
+                return Box::pin(self.end().instrument(span)).await;
+            }
             Begun::NotHeld => {
                 self.tally.skipped = self.job.groups.len();
                 return self.tally;
             }
         }
-        while let Some(pause) = Box::pin(self.post_next()).await {
+        loop {
+            let span = self.span();
+            let Some(pause) = Box::pin(self.post_next().instrument(span)).await else {
+                break;
+            };
             if !self.ctx.sleep(pause).await {
                 break;
             }
         }
-        Box::pin(self.end()).await
+        let span = self.span();
+        Box::pin(self.end().instrument(span)).await
+    }
+
+    /// The span a step runs in, so each line it logs names the tenant, the cycle and the
+    /// session. One per step, not one per run: a span lives in the subscriber's registry while
+    /// it exists, and a run spends nearly all its time between steps (BENCHMARKS.md, cost).
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "session",
+            user.id = %self.ctx.user,
+            cycle = self.ctx.cycle_no,
+            session = %mask_session_name(&self.job.session)
+        )
     }
 
     /// Takes the holds, waits out a running flood wait and connects.
@@ -166,7 +188,7 @@ impl SessionRun {
         metrics::gauge!("herald_active_sessions").decrement(1.0);
         if let Err(why) = stopped {
             let masked = mask_session_name(&job.session);
-            tracing::warn!(user.id = %ctx.user, session = %masked, why = %why, "session skipped this cycle");
+            tracing::warn!(why = %why, "session skipped this cycle");
             ctx.log(
                 Level::Warning,
                 &format!("Session {masked} skipped this cycle: {why}"),

@@ -6,12 +6,14 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use herald_data::{BotStatus, ExecutionMode};
 use herald_jobs::testing::RedisServer;
 use herald_jobs::{CommandAction, CommandOutcome, RefusalReason};
+use herald_session_file::mask_session_name;
 use herald_telegram::SendError;
 use herald_telegram::sim::{JournalEntry, Outcome};
 
@@ -309,6 +311,70 @@ async fn a_session_in_a_long_flood_wait_sits_the_cycle_out_and_the_log_says_unti
     }
     assert!(log.contains(&expected), "{log}");
     assert!(engine.journal().is_empty(), "sent inside a flood wait");
+    engine.shutdown().await;
+}
+
+/// What the worker logs to stderr, captured for one test (a current-thread runtime polls every
+/// task on the test's thread, where the subscriber is set).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_session_runs_log_lines_name_its_tenant_cycle_and_session_through_spans() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let engine = Engine::start(Options::new(1, ""), 1).await;
+    let until = herald_jobs::clock::now() + chrono::TimeDelta::hours(1);
+    engine
+        .coord()
+        .pause_session(&session_name(0), until)
+        .await
+        .unwrap();
+    engine.tenant("spans", 1).await;
+    engine.start_bot("spans", 1).await;
+    let skipped = |text: &str| {
+        text.lines()
+            .find(|line| line.contains("session skipped this cycle"))
+            .map(str::to_owned)
+    };
+    for _ in 0..200 {
+        if skipped(&String::from_utf8_lossy(&captured.0.lock().unwrap())).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let line = skipped(&text).unwrap_or_else(|| panic!("no such line in:\n{text}"));
+    // The line itself names none of them: the session step's span does.
+    assert!(line.contains("session{user.id=spans cycle="), "{line}");
+    assert!(
+        line.contains(&mask_session_name(&session_name(0))),
+        "{line}"
+    );
+    let command = text
+        .lines()
+        .find(|line| line.contains("command handled"))
+        .unwrap_or_else(|| panic!("no command line in:\n{text}"));
+    assert!(
+        command.contains("command{user.id=spans request="),
+        "{command}"
+    );
     engine.shutdown().await;
 }
 
