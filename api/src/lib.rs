@@ -140,8 +140,15 @@ fn document_body_rejections(doc: &mut utoipa::openapi::OpenApi) {
             let Some(body) = &operation.request_body else {
                 continue;
             };
-            let json_required = body.content.contains_key("application/json")
-                && matches!(body.required, Some(Required::True));
+            // Herald's bodies are written inline (utoipa 6 also allows a reference, which it
+            // does not use): a reference is taken as not requiring JSON.
+            let json_required = match body {
+                RefOr::T(body) => {
+                    body.content.contains_key("application/json")
+                        && matches!(body.required, Some(Required::True))
+                }
+                RefOr::Ref(_) => false,
+            };
             let responses = &mut operation.responses.responses;
             responses
                 .entry("400".into())
