@@ -43,13 +43,9 @@ impl Backoff {
             .unwrap_or(self.max)
     }
 
-    /// The wait to sleep before retry `retry`: [`Backoff::delay`] plus up to as much again.
+    /// The wait to sleep before retry `retry`: [`Backoff::delay`] with [`jitter`].
     pub fn jittered(&self, retry: u32) -> Duration {
-        self.builder()
-            .with_jitter()
-            .build()
-            .nth(retry as usize)
-            .unwrap_or(self.max)
+        jitter(self.delay(retry))
     }
 
     /// Jittered waits one after another, for a loop that retries until it succeeds; start a
@@ -57,6 +53,18 @@ impl Backoff {
     pub fn waits(&self) -> ExponentialBackoff {
         self.builder().with_jitter().build()
     }
+}
+
+/// `wait` plus up to as much again, drawn as backon draws it for [`Backoff::waits`]: what a
+/// caller sleeps when a decision has stated the wait.
+pub fn jitter(wait: Duration) -> Duration {
+    ExponentialBuilder::default()
+        .with_min_delay(wait)
+        .with_max_delay(wait)
+        .with_jitter()
+        .build()
+        .next()
+        .unwrap_or(wait)
 }
 
 #[cfg(test)]

@@ -21,8 +21,6 @@ pub(crate) struct Attempted<'a> {
     pub(crate) session: &'a str,
     pub(crate) result: &'a Result<Delivery, SendError>,
     pub(crate) now: DateTime<Utc>,
-    /// Transient failures of this group retried before this attempt.
-    pub(crate) retries: u32,
 }
 
 impl SessionCtx {
@@ -39,7 +37,6 @@ impl SessionCtx {
             masked,
             session,
             result,
-            retries,
             ..
         } = *post;
         match decision {
@@ -76,15 +73,9 @@ impl SessionCtx {
                 );
                 return Some(Next::Group);
             }
-            Decision::Retry { .. } => {
+            Decision::Retry { after } => {
                 // The decision states the policy's wait; the one slept carries jitter.
-                let wait = self
-                    .worker
-                    .inner
-                    .config
-                    .policy
-                    .transient_backoff
-                    .jittered(retries);
+                let wait = herald_jobs::backoff::jitter(after);
                 self.log(
                     Level::Warning,
                     &format!(

@@ -278,7 +278,6 @@ impl SessionCtx {
                 Err(next) => return next,
             };
             let post = Attempted {
-                retries,
                 group,
                 masked,
                 session: &entry.session,

@@ -283,10 +283,11 @@ async fn a_flood_wait_is_honoured_to_the_second_then_the_group_is_posted() {
     );
 }
 
-/// A session whose flood wait outlasts what a cycle may wait sits the cycle out: nothing is sent,
-/// and the tenant's log says why and until when (the session run's `WorkerError`, as written).
-#[tokio::test]
-async fn a_session_in_a_long_flood_wait_sits_the_cycle_out_and_the_log_says_until_when() {
+/// One tenant started with one session, which waits out a flood wait of an hour (longer than
+/// a cycle may wait); and when that wait ends.
+async fn started_in_a_flood_wait_of_an_hour(
+    tenant: &str,
+) -> (Engine, chrono::DateTime<chrono::Utc>) {
     let engine = Engine::start(Options::new(1, ""), 1).await;
     let until = herald_jobs::clock::now() + chrono::TimeDelta::hours(1);
     engine
@@ -294,8 +295,16 @@ async fn a_session_in_a_long_flood_wait_sits_the_cycle_out_and_the_log_says_unti
         .pause_session(&session_name(0), until)
         .await
         .unwrap();
-    engine.tenant("w", 1).await;
-    engine.start_bot("w", 1).await;
+    engine.tenant(tenant, 1).await;
+    engine.start_bot(tenant, 1).await;
+    (engine, until)
+}
+
+/// A session whose flood wait outlasts what a cycle may wait sits the cycle out: nothing is sent,
+/// and the tenant's log says why and until when (the session run's `WorkerError`, as written).
+#[tokio::test]
+async fn a_session_in_a_long_flood_wait_sits_the_cycle_out_and_the_log_says_until_when() {
+    let (engine, until) = started_in_a_flood_wait_of_an_hour("w").await;
     let expected = format!(
         "skipped this cycle: flood wait until {}",
         until.format("%H:%M:%S")
@@ -339,15 +348,7 @@ async fn a_session_runs_log_lines_name_its_tenant_cycle_and_session_through_span
         .with_writer(move || writer.clone())
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
-    let engine = Engine::start(Options::new(1, ""), 1).await;
-    let until = herald_jobs::clock::now() + chrono::TimeDelta::hours(1);
-    engine
-        .coord()
-        .pause_session(&session_name(0), until)
-        .await
-        .unwrap();
-    engine.tenant("spans", 1).await;
-    engine.start_bot("spans", 1).await;
+    let (engine, _) = started_in_a_flood_wait_of_an_hour("spans").await;
     let skipped = |text: &str| {
         text.lines()
             .find(|line| line.contains("session skipped this cycle"))
