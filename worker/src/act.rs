@@ -88,7 +88,10 @@ impl SessionCtx {
                 }
             }
             Decision::Pause { until, resume } => {
-                return self.flood_wait(post, until, resume, tally).await;
+                // Boxed: a flood wait is rare, and its future (the pause's write and the wait)
+                // would otherwise widen every post's, which 10,000 bots hold at once while
+                // they post (BENCHMARKS.md, cost).
+                return Box::pin(self.flood_wait(post, until, resume, tally)).await;
             }
             Decision::BlockGroup { reason } => {
                 tally.failed += 1;

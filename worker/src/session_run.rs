@@ -157,7 +157,6 @@ impl SessionCtx {
         tally: &mut Tally,
     ) -> Flow {
         self.settle_previous(link).await;
-        let policy = &self.worker.inner.config.policy;
         let group = self.groups.name(position);
         let masked = mask_session_name(&job.session);
         let target = match Target::parse(group) {
@@ -197,6 +196,7 @@ impl SessionCtx {
                     if let Some(broken) = link.connection.take() {
                         Box::pin(self.close(job, broken)).await;
                     }
+                    let policy = &self.worker.inner.config.policy;
                     if link.reconnects == policy.max_reconnects {
                         return Flow::End(Err(Box::new(WorkerError::ConnectionBroke(
                             link.reconnects + 1,

@@ -77,9 +77,16 @@ impl SessionRun {
                 return self.tally;
             }
         }
-        loop {
+        while let Some(position) = self.next_group() {
             let span = self.span();
-            let Some(pause) = Box::pin(self.post_next().instrument(span)).await else {
+            let run = &mut *self;
+            let post = run
+                .ctx
+                .post_to(&run.job, position, &mut run.link, &mut run.tally);
+            // The post's own future, boxed for the step: every running bot holds one while it
+            // posts, so its size is what the posting phase costs (BENCHMARKS.md, cost).
+            let flow = Box::pin(post.instrument(span)).await;
+            let Some(pause) = self.after(flow) else {
                 break;
             };
             if !self.ctx.sleep(pause).await {
@@ -149,18 +156,19 @@ impl SessionRun {
         Ok(true)
     }
 
-    /// Posts the next group of the share; the pause before the one after, or `None` when the
-    /// run posts nothing more this cycle.
-    async fn post_next(&mut self) -> Option<Duration> {
-        let &group = self.job.groups.get(self.next)?;
+    /// The position of the share's next group, taken; `None` when the run posts nothing more.
+    fn next_group(&mut self) -> Option<u32> {
+        let &position = self.job.groups.get(self.next)?;
         if self.ctx.lost.is_cancelled() {
             return None;
         }
         self.next += 1;
-        let flow = self
-            .ctx
-            .post_to(&self.job, group, &mut self.link, &mut self.tally)
-            .await;
+        Some(position)
+    }
+
+    /// How the run goes on after a group: the pause before the next one, or `None` when it
+    /// posts nothing more this cycle.
+    fn after(&mut self, flow: Flow) -> Option<Duration> {
         match flow {
             Flow::Next => (self.next < self.job.groups.len()).then_some(self.interval),
             Flow::Stop => None,

@@ -48,8 +48,11 @@ enum Backend {
 }
 
 /// Calls the backend's implementation of one of the [`backend`] traits' methods (awaited,
-/// unless `sync`). A match rather than a `dyn` call: no boxed future per call, and each
-/// backend's future keeps its own `Send`.
+/// unless `sync`). A match rather than a `dyn` call, so each backend's future keeps its own
+/// `Send`. The Redis backend's future is boxed: it holds a command being built and sent (about
+/// 250 bytes for a checkpoint's write) and, inline, it would widen every future that calls
+/// coordination, among them the post step every running bot holds while it posts
+/// (BENCHMARKS.md, cost); one allocation is nothing beside a round trip to Redis.
 macro_rules! delegate {
     ($self:ident, sync $method:ident ( $($arg:expr),* )) => {
         match &$self.backend {
@@ -60,7 +63,7 @@ macro_rules! delegate {
     ($self:ident, $method:ident ( $($arg:expr),* )) => {
         match &$self.backend {
             Backend::Memory(m) => m.$method($($arg),*).await,
-            Backend::Redis(r) => r.$method($($arg),*).await,
+            Backend::Redis(r) => Box::pin(r.$method($($arg),*)).await,
         }
     };
 }
