@@ -270,6 +270,21 @@ async fn a_scaled_out_deployment_driven_over_http_survives_a_killed_worker() {
         );
     }
 
+    // Under HERALD_LOG=warn a line still says whose request it was: the request's span names
+    // the route and the tenant, and exists under any level the filter lets through.
+    let refused = client
+        .get(format!("{url}/api/admin/sessions/list"))
+        .bearer_auth(token(&users[0], false, SESSIONS_EACH))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::FORBIDDEN);
+    let framed = format!(
+        "request{{method=GET route=/api/admin/sessions/list user.id={}}}: herald_api::auth: admin route refused",
+        users[0]
+    );
+    api.wait_log(&framed, 10).await;
+
     // Everything stops cleanly.
     for process in [&mut api, &mut survivor, &mut scheduler] {
         let status = process.terminate();

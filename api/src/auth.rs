@@ -5,7 +5,8 @@
 //! honoured. The user a token names ([`identity`]): `user_id`, `sub` and `userId` (strings or
 //! numbers) must agree where present, else the token is refused; `botId` names the user only when
 //! none of them is there, as the frontend's own `requireAuth` reads it. Headers such as
-//! `X-User-Id` are never read. A refusal is logged once, without the token.
+//! `X-User-Id` are never read. A refusal is logged once, without the token. Who a verified token
+//! names goes into the request's span (`user.id`, and `admin` for an admin).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -48,9 +49,10 @@ impl FromRequestParts<AppState> for Tenant {
     ) -> Result<Self, Self::Rejection> {
         let (user, claims) = authenticate(parts, state, true)?;
         let user = user.ok_or_else(|| {
-            tracing::warn!(path = %parts.uri.path(), "request refused: the token names no user");
+            tracing::warn!("request refused: the token names no user");
             ApiError::unauthorized("Invalid token: no user_id")
         })?;
+        tracing::Span::current().record("user.id", tracing::field::display(&user));
         Ok(Tenant { user, claims })
     }
 }
@@ -63,15 +65,20 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (user, claims) = authenticate(parts, state, false)?;
+        if let Some(user) = &user {
+            tracing::Span::current().record("user.id", tracing::field::display(user));
+        }
         if !claims
             .role
             .as_deref()
             .is_some_and(|r| r.eq_ignore_ascii_case("admin"))
         {
-            tracing::warn!(path = %parts.uri.path(), user.id = ?user.as_ref().map(UserId::as_str), "admin route refused: not an admin");
+            tracing::warn!("admin route refused: not an admin");
             return Err(ApiError::forbidden("Admin access required"));
         }
-        Ok(Admin { user })
+        let admin = Admin { user };
+        tracing::Span::current().record("admin", tracing::field::display(admin.who()));
+        Ok(admin)
     }
 }
 
@@ -81,7 +88,7 @@ fn authenticate(
     bare_allowed: bool,
 ) -> Result<(Option<UserId>, Claims), ApiError> {
     let refused = |reason: &str, message: &str| {
-        tracing::warn!(path = %parts.uri.path(), reason, "request refused: not authenticated");
+        tracing::warn!(reason, "request refused: not authenticated");
         ApiError::unauthorized(message)
     };
     let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {

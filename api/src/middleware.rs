@@ -1,5 +1,5 @@
-//! What every request passes through: request metrics, and the contract's error shape for the
-//! answers axum and tower make on their own (unknown route, wrong method, timeout, body too large,
+//! What every request passes through: its span and metrics, and the contract's error shape for
+//! the answers axum and tower make on their own (unknown route, wrong method, timeout, body too large,
 //! bad query string), which otherwise come back as plain text.
 
 use std::time::Instant;
@@ -9,19 +9,31 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Counts requests by route and status, and times them.
+/// Runs the request in its span, counts it by route and status, and times it. The span names
+/// the route and, once a token is verified ([`crate::auth`] records it), who asked: the tenant
+/// as `user.id`, an admin as `admin`, so the lines a request logs need not repeat them.
 pub(crate) async fn record(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().to_string();
+    // At ERROR level, as every span that names a tenant: a span's level decides whether it
+    // exists, and a refusal logged at WARN must still say whose request it was.
+    let span = tracing::error_span!(
+        "request",
+        method = %method,
+        route = %route,
+        user.id = tracing::field::Empty,
+        admin = tracing::field::Empty,
+    );
     let started = Instant::now();
-    let response = next.run(request).await;
+    let response = next.run(request).instrument(span).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("herald_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!("herald_http_request_seconds", "method" => method, "route" => route)

@@ -88,7 +88,7 @@ impl AppState {
             })
             .await?;
         if outcome.1 {
-            tracing::info!(user.id = %user, "tenant registered");
+            tracing::info!("tenant registered");
         }
         Ok(outcome)
     }

@@ -81,14 +81,16 @@ impl Scheduler {
     }
 
     /// Leads or stands by until `shutdown`; then gives leadership up so a standby takes over at
-    /// once. Redis outages are waited out, never fatal.
+    /// once. Redis outages are waited out, never fatal. Its lines carry the scheduler's holder
+    /// through its span (one for the run: a scheduler is one loop).
+    #[tracing::instrument(name = "scheduler", level = "error", skip_all, fields(holder = %self.config.holder))]
     pub async fn run(&self, shutdown: CancellationToken) {
         let mut leading = false;
         let mut renewed = Instant::now();
         let mut stall_checked = Instant::now();
         let mut presence =
             Presence::new(&self.config.holder, Role::Scheduler, self.config.lease_ttl);
-        tracing::info!(holder = %self.config.holder, "scheduler started; competing for leadership");
+        tracing::info!("scheduler started; competing for leadership");
         while !shutdown.is_cancelled() {
             if !leading || renewed.elapsed() >= self.config.lease_ttl / 3 {
                 match self.lead(leading).await {
@@ -159,7 +161,7 @@ impl Scheduler {
             self.stop_all_bots().await?;
             self.coord.set_epoch(holder).await?;
         }
-        tracing::info!(holder = %holder, "scheduler is now the leader");
+        tracing::info!("scheduler is now the leader");
         Ok(true)
     }
 

@@ -22,7 +22,7 @@ const COMMAND_LEASE: Duration = Duration::from_secs(30);
 const DEFAULT_STARTER_MINUTES: u32 = 60;
 
 /// In a span naming the tenant and the request, so every line the command logs names both.
-#[tracing::instrument(name = "command", skip_all, fields(user.id = %command.user_id, request = %command.request_id))]
+#[tracing::instrument(name = "command", level = "error", skip_all, fields(user.id = %command.user_id, request = %command.request_id))]
 pub(crate) async fn handle(worker: &Worker, command: Command) -> Result<(), HandlerError> {
     let w = &worker.inner;
     let outcome = match UserId::parse(&command.user_id) {

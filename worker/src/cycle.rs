@@ -94,9 +94,11 @@ pub(crate) fn run(
 /// The span a step of the cycle runs in, so each line it logs names the tenant and the cycle.
 /// One per step, not one for the whole cycle: a span lives in the subscriber's registry while
 /// it exists, and a cycle spends nearly all its time between steps, in its sessions' waits
-/// (BENCHMARKS.md, cost). The sessions' runs have spans of their own (`session_steps`).
+/// (BENCHMARKS.md, cost). The sessions' runs have spans of their own (`session_steps`). At
+/// ERROR level, as every span that names a tenant: a span's level decides whether it exists at
+/// all, and the lines it frames must name their tenant under any log filter an operator keeps.
 fn span(cycle: &Cycle) -> tracing::Span {
-    tracing::info_span!("cycle", user.id = %cycle.user_id, cycle = cycle.cycle_no)
+    tracing::error_span!("cycle", user.id = %cycle.user_id, cycle = cycle.cycle_no)
 }
 
 /// Claims the cycle and registers its holds for renewal; `None` when it is not this worker's

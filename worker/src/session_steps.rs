@@ -100,8 +100,9 @@ impl SessionRun {
     /// The span a step runs in, so each line it logs names the tenant, the cycle and the
     /// session. One per step, not one per run: a span lives in the subscriber's registry while
     /// it exists, and a run spends nearly all its time between steps (BENCHMARKS.md, cost).
+    /// At ERROR level, as the cycle's (`cycle::span` says why).
     fn span(&self) -> tracing::Span {
-        tracing::info_span!(
+        tracing::error_span!(
             "session",
             user.id = %self.ctx.user,
             cycle = self.ctx.cycle_no,

@@ -22,13 +22,13 @@ pub struct UnsuspendResponse {
     security(("bearer" = [])))]
 pub async fn unsuspend(
     State(state): State<AppState>,
-    admin: Admin,
+    _admin: Admin,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<UnsuspendResponse>, ApiError> {
     let user = super::user_id(&user_id)?;
     let lifted = state.inner.pool.unsuspend(&user).await?;
     if lifted {
-        tracing::info!(user.id = %user, admin = %admin.who(), "suspension lifted");
+        tracing::info!(user.id = %user, "suspension lifted");
         state.inner.store.log(
             &user,
             herald_data::Level::Info,
@@ -60,12 +60,12 @@ pub struct ReleaseResponse {
     security(("bearer" = [])))]
 pub async fn release(
     State(state): State<AppState>,
-    admin: Admin,
+    _admin: Admin,
     Path(user_id): Path<String>,
 ) -> Result<axum::Json<ReleaseResponse>, ApiError> {
     let user = super::user_id(&user_id)?;
     let released = state.inner.pool.release(&user).await?;
-    tracing::info!(user.id = %user, admin = %admin.who(), sessions = released.len(), "sessions released");
+    tracing::info!(user.id = %user, sessions = released.len(), "sessions released");
     if !released.is_empty() {
         state.inner.store.log(
             &user,
@@ -103,7 +103,7 @@ pub struct UnblockResponse {
     security(("bearer" = [])))]
 pub async fn unblock_group(
     State(state): State<AppState>,
-    admin: Admin,
+    _admin: Admin,
     Path(user_id): Path<String>,
     Body(request): Body<UnblockRequest>,
 ) -> Result<axum::Json<UnblockResponse>, ApiError> {
@@ -114,7 +114,7 @@ pub async fn unblock_group(
     }
     let unblocked = state.inner.pool.unblock_group(&user, &group).await?;
     if unblocked {
-        tracing::info!(user.id = %user, admin = %admin.who(), group = %group, "group unblocked");
+        tracing::info!(user.id = %user, group = %group, "group unblocked");
         state.inner.store.log(
             &user,
             herald_data::Level::Info,
