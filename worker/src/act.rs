@@ -95,8 +95,7 @@ impl SessionCtx {
             }
             Decision::BlockGroup { reason } => {
                 tally.failed += 1;
-                self.block(group, &reason).await;
-                return Some(Next::Group);
+                return Some(self.block(group, masked, &reason).await);
             }
             Decision::Quarantine { reason } => {
                 tally.failed += 1;
@@ -164,7 +163,11 @@ impl SessionCtx {
         Next::StopSession
     }
 
-    async fn block(&self, group: &str, reason: &str) {
+    /// A chat that refused the account: blocked for the tenant, so that none of its sessions
+    /// posts there again. When that cannot be written the log says so rather than claiming it,
+    /// and the session stops for this cycle: the store is refusing what the next outcome would
+    /// need recorded too.
+    async fn block(&self, group: &str, masked: &str, reason: &str) -> Next {
         let w = &self.worker.inner;
         let (group_owned, reason_owned) = (group.to_owned(), reason.to_owned());
         let blocked = w
@@ -181,15 +184,23 @@ impl SessionCtx {
             })
             .await;
         if let Err(err) = blocked {
-            tracing::error!(group, error = ?err, "cannot record a blocked group");
+            tracing::error!(group, error = ?err, "cannot record a blocked group; the session stops for this cycle");
+            self.log(
+                Level::Error,
+                &format!("Group {group} refused {masked} ({reason}) but could not be recorded as blocked: a later cycle may try it again; this session posts nothing more this cycle"),
+            );
+            return Next::StopSession;
         }
         self.log(
             Level::Warning,
             &format!("Group {group} blocked ({reason}): no session will post there again"),
         );
+        Next::Group
     }
 
-    /// PEER_FLOOD: the session posts nothing for the tenant until `until`.
+    /// PEER_FLOOD: the session posts nothing for the tenant until `until`. When that cannot be
+    /// written to users.json, the session's pause in coordination (a flood wait's record) keeps
+    /// every worker off it until then instead, and the log says which held.
     async fn park(&self, session: &str, masked: &str, until: DateTime<Utc>) {
         let name = session.to_owned();
         let parked = self
@@ -202,7 +213,23 @@ impl SessionCtx {
             })
             .await;
         if let Err(err) = parked {
-            tracing::error!(error = ?err, "cannot park a session");
+            tracing::error!(error = ?err, "cannot park a session; pausing it instead");
+            let paused = self.worker.inner.coord.pause_session(session, until).await;
+            let held = match paused {
+                Ok(()) => "paused for every worker instead",
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot pause a session Telegram limited either");
+                    "nor paused: another cycle may use it before then"
+                }
+            };
+            self.log(
+                Level::Error,
+                &format!(
+                    "Session {masked} limited by Telegram (PEER_FLOOD) until {} could not be parked, {held}",
+                    until.format("%Y-%m-%d %H:%M")
+                ),
+            );
+            return;
         }
         self.log(
             Level::Warning,

@@ -54,7 +54,12 @@ fn assert_one_post_per_group_per_cycle(journal: &[JournalEntry], groups: usize) 
 /// One engine, one tenant of four groups started with one session: a post a second, the next
 /// cycle an hour away.
 async fn one_slow_tenant(user: &str) -> Engine {
-    let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
+    one_slow_tenant_in(user, "latency_ms = 0").await
+}
+
+/// [`one_slow_tenant`] in a simulated Telegram set up by `scenario`.
+async fn one_slow_tenant_in(user: &str, scenario: &str) -> Engine {
+    let engine = Engine::start(Options::new(1, scenario), 1).await;
     engine.tenant(user, 4).await;
     engine
         .store()
@@ -458,6 +463,107 @@ async fn a_group_that_forbids_writing_is_never_posted_to_again() {
     assert_eq!(blocked.len(), 1);
     assert_eq!(blocked[0].group, group(1));
     assert_eq!(blocked[0].reason, "CHAT_WRITE_FORBIDDEN");
+}
+
+/// The tenant's log once it says `text`, or as it is after 10 s (for the assertion to show).
+async fn tenant_log_once_it_says(engine: &Engine, user: &str, text: &str) -> String {
+    let mut log = String::new();
+    for _ in 0..100 {
+        engine.store().flush_logs();
+        log = engine.store().log_tail(&uid(user), 100).join("\n");
+        if log.contains(text) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    log
+}
+
+#[tokio::test]
+async fn a_block_that_cannot_be_recorded_is_said_and_the_session_posts_nothing_more_that_cycle() {
+    let scenario = format!(
+        r#"
+        latency_ms = 0
+        [[forbidden_targets]]
+        target = "{}"
+        code = "CHAT_WRITE_FORBIDDEN"
+    "#,
+        group(1)
+    );
+    let engine = one_slow_tenant_in("rb", &scenario).await;
+    engine
+        .wait_journal(30, "the first post", |j| !j.is_empty())
+        .await;
+    // users.json found corrupt: the store refuses every write from here on.
+    std::fs::write(engine.dir.path().join("data/users.json"), b"{ not json").unwrap();
+    engine
+        .wait_journal(30, "the post to the forbidden group", |j| {
+            j.iter().any(|e| e.target == group(1))
+        })
+        .await;
+    let said = "could not be recorded as blocked";
+    let log = tenant_log_once_it_says(&engine, "rb", said).await;
+    assert!(log.contains(said), "{log}");
+    assert!(!log.contains("no session will post there again"), "{log}");
+    // The next group was due a second after the refusal.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let journal = engine.journal();
+    assert_eq!(
+        journal.len(),
+        2,
+        "posted on after the block went unrecorded: {journal:?}"
+    );
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_park_that_cannot_be_recorded_pauses_the_session_for_every_worker_instead() {
+    let scenario = r#"
+        [[overrides]]
+        session = "*"
+        peer_flood = { rate = 1.0 }
+    "#;
+    let mut options = Options::new(1, scenario);
+    options.worker.policy.max_wait_in_cycle = Duration::from_secs(10);
+    let engine = Engine::start(options, 1).await;
+    // The session's first post waits 2 s: time to make users.json refuse writes first.
+    let short = herald_jobs::clock::now() + chrono::TimeDelta::seconds(2);
+    engine
+        .coord()
+        .pause_session(&session_name(0), short)
+        .await
+        .unwrap();
+    engine.tenant("pk", 1).await;
+    engine
+        .store()
+        .update_user(&uid("pk"), |u| {
+            u.delay_between_cycles = 3_600;
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.start_bot("pk", 1).await,
+        CommandOutcome::Running { .. }
+    ));
+    std::fs::write(engine.dir.path().join("data/users.json"), b"{ not json").unwrap();
+    engine
+        .wait_journal(30, "the post Telegram limits", |j| !j.is_empty())
+        .await;
+    let said = "could not be parked, paused for every worker instead";
+    let log = tenant_log_once_it_says(&engine, "pk", said).await;
+    assert!(log.contains(said), "{log}");
+    let paused = engine
+        .coord()
+        .session_paused_until(&session_name(0))
+        .await
+        .unwrap();
+    let a_day_less_a_minute = herald_jobs::clock::now() + chrono::TimeDelta::minutes(24 * 60 - 1);
+    assert!(
+        paused.is_some_and(|until| until > a_day_less_a_minute),
+        "{paused:?}"
+    );
+    engine.shutdown().await;
 }
 
 #[tokio::test]
