@@ -39,7 +39,16 @@ pub async fn start(
             Queue::in_memory(),
         ),
     };
-    let state = api::app_state(config, api_config, &store, coord.clone(), queue.clone())?;
+    // One backend for the worker and the admin health check: one simulated world, one journal.
+    let telegram = parts::telegram(config)?;
+    let state = api::app_state(
+        config,
+        api_config,
+        &store,
+        coord.clone(),
+        queue.clone(),
+        telegram.clone(),
+    )?;
     let address = listener.local_addr()?;
     let scheduler = tokio::spawn({
         let (config, store, coord, queue, shutdown) = (
@@ -58,7 +67,7 @@ pub async fn start(
             coord.clone(),
             shutdown.clone(),
         );
-        async move { roles::run_worker(&config, &store, coord, queue, shutdown).await }
+        async move { roles::run_worker(&config, &store, coord, queue, telegram, shutdown).await }
     });
     // Serve only once a scheduler has led: bots started before that would be stopped by the
     // restart rule when it first leads. Another process's scheduler may hold the lead (a shared

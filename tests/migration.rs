@@ -186,6 +186,9 @@ async fn an_old_backend_directory_is_served_as_is() {
         .await
         .unwrap();
     assert!(herald.terminate().success());
+    // One simulated world in the one process: the worker and the admin health check share it.
+    let log = std::fs::read_to_string(herald.log_path()).unwrap();
+    assert_eq!(log.matches("Telegram is simulated").count(), 1, "{log}");
 
     // What the old backend wrote is still there, beside Herald's additions.
     let users: Value =

@@ -9,7 +9,7 @@ pub(crate) async fn api_command(config: &Config) -> anyhow::Result<()> {
     let api = api::api_config(config)?;
     let store = parts::open_store(config)?;
     let (coord, queue) = parts::connect_redis(config, "api").await?;
-    let state = api::app_state(config, api, &store, coord, queue)?;
+    let state = api::app_state(config, api, &store, coord, queue, parts::telegram(config)?)?;
     let listener = api::bind(config).await?;
     let shutdown = parts::shutdown_on_signal()?;
     let result = api::serve(listener, state, shutdown).await;
@@ -23,7 +23,8 @@ pub(crate) async fn worker_command(config: &Config) -> anyhow::Result<()> {
     let (coord, queue) = parts::connect_redis(config, "worker").await?;
     let shutdown = parts::shutdown_on_signal()?;
     tracing::info!(data_dir = %config.data_dir.display(), process = store.process_id(), "worker consuming commands and cycles from Redis");
-    let result = roles::run_worker(config, &store, coord, queue, shutdown).await;
+    let telegram = parts::telegram(config)?;
+    let result = roles::run_worker(config, &store, coord, queue, telegram, shutdown).await;
     store.shutdown()?;
     tracing::info!("worker stopped; counters flushed");
     result

@@ -1,6 +1,7 @@
 //! The API's state wired from the engine's parts: the engine port is the API crate's own
 //! [`JobsEngine`] over this process's queue and coordination; the admin health check is the
-//! worker's [`TelegramHealthCheck`] over the configured Telegram backend. Binding and serving
+//! worker's [`TelegramHealthCheck`] over the Telegram backend it is given (in `herald all` the
+//! worker's own, so one simulated world serves both). Binding and serving
 //! the listener; the process's metrics recorder.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use herald_api::engine::JobsEngine;
 use herald_api::{ApiConfig, AppState};
 use herald_data::Store;
 use herald_jobs::{Coordination, Queue};
+use herald_telegram::Telegram;
 use herald_worker::TelegramHealthCheck;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
@@ -74,6 +76,7 @@ pub(crate) fn app_state(
     store: &Store,
     coord: Coordination,
     queue: Queue,
+    telegram: Arc<dyn Telegram>,
 ) -> anyhow::Result<AppState> {
     let pool = super::parts::pool(config, store);
     let engine = Arc::new(JobsEngine {
@@ -82,7 +85,7 @@ pub(crate) fn app_state(
         scheduler_ttl: config.heartbeat_ttl.max(config.lease_ttl),
     });
     let checker = Arc::new(TelegramHealthCheck {
-        telegram: super::parts::telegram(config)?,
+        telegram,
         pool: pool.clone(),
         coord: coord.clone(),
         lease_ttl: config.lease_ttl,

@@ -60,28 +60,25 @@ pub(crate) async fn connect_redis(
     Ok((coord, queue))
 }
 
-/// The Telegram backend the configuration names.
+/// The Telegram backend the configuration names; a process builds one and shares it (the
+/// worker's and the admin health check's in `herald all`).
 pub(crate) fn telegram(config: &Config) -> anyhow::Result<Arc<dyn Telegram>> {
     let settings = TelegramConfig {
         call_timeout: config.telegram_call_timeout,
         dc_override: config.telegram_dc,
     };
-    // Said once per process, however many parts (worker, health checks) build a backend.
-    static SAID: std::sync::Once = std::sync::Once::new();
     match config.telegram {
         TelegramBackend::Grammers => {
             if let Some(dc) = config.telegram_dc {
-                SAID.call_once(|| tracing::warn!(%dc, "every session connects to a test DC (HERALD_TELEGRAM_DC_ADDR), not to Telegram"));
+                tracing::warn!(%dc, "every session connects to a test DC (HERALD_TELEGRAM_DC_ADDR), not to Telegram");
             }
             Ok(Arc::new(GrammersTelegram::new(settings)))
         }
         TelegramBackend::Sim => {
             let (scenario, journal) = simulated_world(config)?;
-            SAID.call_once(|| {
-                tracing::warn!(
-                    "Telegram is simulated (HERALD_TELEGRAM=sim): nothing is posted anywhere"
-                )
-            });
+            tracing::warn!(
+                "Telegram is simulated (HERALD_TELEGRAM=sim): nothing is posted anywhere"
+            );
             Ok(Arc::new(SimTelegram::with_config(
                 scenario, journal, None, settings,
             )?))

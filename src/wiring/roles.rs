@@ -1,8 +1,8 @@
 //! The engine's roles run from their parts until `shutdown`: a worker consuming the queue, a
 //! scheduler leading or standing by. Used by `herald worker`, `herald scheduler` and
-//! [`crate::startup`]; never builds the parts itself beyond the pool and Telegram backend a
-//! worker needs.
+//! [`crate::startup`]; never builds the parts itself beyond the pool a worker needs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,10 +10,11 @@ use herald_data::Store;
 use herald_jobs::{ConsumerLimits, Coordination, Queue};
 use herald_scheduler::Scheduler;
 use herald_sessions::Pool;
+use herald_telegram::Telegram;
 use herald_worker::Worker;
 use tokio_util::sync::CancellationToken;
 
-use super::parts::{scheduler_config, telegram, worker_config};
+use super::parts::{scheduler_config, worker_config};
 use crate::config::{Config, TelegramBackend};
 
 /// Consumes jobs until `shutdown`, then lets posts in flight finish within the deadline.
@@ -22,6 +23,7 @@ pub(crate) async fn run_worker(
     store: &Store,
     coord: Coordination,
     queue: Queue,
+    telegram: Arc<dyn Telegram>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let pool = super::parts::pool(config, store);
@@ -32,7 +34,7 @@ pub(crate) async fn run_worker(
         store.clone(),
         pool,
         coord,
-        telegram(config)?,
+        telegram,
         worker_config(config, store.process_id()),
         shutdown.clone(),
     );
