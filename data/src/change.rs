@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::committer::{Change, Committer};
-use crate::doc_file::Document;
+use crate::document::Document;
 use crate::users::{User, UsersDoc};
 use crate::{DataError, UpdateError};
 

@@ -11,7 +11,8 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::doc_file::{DocFile, Document};
+use crate::doc_file::DocFile;
+use crate::document::Document;
 use crate::{DataError, UpdateError, durable};
 
 /// Upper bound on operations per write, so one write's latency stays bounded under a flood.
@@ -191,8 +192,8 @@ fn write<T: Document>(
     // Encoded straight into the new file: the document is never held in memory as bytes.
     let mut unencodable = None;
     let written = durable::replace_file_with(file.path(), file.label(), |new| {
-        let mut out = crate::doc_file::Output::to_file(new);
-        match crate::doc_file::Encoder::encode(encoder, &doc, &mut out) {
+        let mut out = crate::output::Output::to_file(new);
+        match crate::document::Encoder::encode(encoder, &doc, &mut out) {
             Ok(()) => out.finish(),
             Err(err) if err.is_io() => Err(err.into()),
             Err(err) => {
@@ -209,7 +210,7 @@ fn write<T: Document>(
         )));
     }
     let written = written?;
-    crate::doc_file::Encoder::written(encoder, &written);
+    crate::document::Encoder::written(encoder, &written);
     let generation = guard.bump_generation().map_err(|err| match err {
         // The file was replaced already: its change is there, the counter is not.
         DataError::Io { action, source } => DataError::outcome_unknown(action, source),

@@ -9,6 +9,7 @@
 //! - `change`: a change applied with rollback, queued, and its [`Pending`] handle.
 //! - `committer`: the group commit thread per file (thread-level lock, one durable write per batch).
 //! - `doc_file`: a file's parsed copy and its staleness check; read-only on corruption.
+//! - `document`: what a file's document is ([`Document`]) and how it becomes bytes ([`Encoder`]).
 //! - `lock`: the process-level `flock` beside each file and its write count.
 //! - `durable`: temp file, fsync, rename, fsync directory.
 //! - `counters`: batched `add_stats` with flush tickets.
@@ -22,6 +23,7 @@ mod change;
 mod committer;
 mod counters;
 mod doc_file;
+mod document;
 mod durable;
 mod error;
 pub mod layout;
@@ -41,7 +43,7 @@ pub mod users_encoder;
 
 pub use change::Pending;
 pub use counters::{FlushTicket, HURRIED_FLUSH_GAP};
-pub use doc_file::{Document, Encoder, Pretty};
+pub use document::{Document, Encoder, Pretty};
 pub use error::{DataError, UpdateError};
 pub use layout::{Layout, SessionFolder};
 pub use names::{UserId, check_session_name};

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::doc_file::Document;
+use crate::document::Document;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ApiPairsDoc {
@@ -21,7 +21,7 @@ pub struct ApiPairsDoc {
 }
 
 impl Document for ApiPairsDoc {
-    type Encoder = crate::doc_file::Pretty;
+    type Encoder = crate::document::Pretty;
 
     fn validate(&self) -> Result<(), String> {
         for (index, pair) in self.pairs.iter().enumerate() {

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::doc_file::Document;
+use crate::document::Document;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StatsDoc {

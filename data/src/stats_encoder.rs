@@ -8,13 +8,13 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-use crate::doc_file::Output;
+use crate::output::Output;
 use crate::stats::{StatsDoc, UserStats};
 
 #[derive(Debug, Default)]
 pub struct StatsEncoder;
 
-impl crate::doc_file::Encoder<StatsDoc> for StatsEncoder {
+impl crate::document::Encoder<StatsDoc> for StatsEncoder {
     fn encode(&mut self, doc: &StatsDoc, out: &mut Output<'_>) -> serde_json::Result<()> {
         // Everything but the records, through serde, so field order and formatting stay serde's.
         let shell = StatsDoc {
@@ -46,9 +46,9 @@ impl crate::doc_file::Encoder<StatsDoc> for StatsEncoder {
 
 /// One record's entry at a nesting depth of two: `    "<id>": {...}`.
 fn entry(out: &mut Vec<u8>, id: &str, stats: &UserStats) -> serde_json::Result<()> {
-    crate::doc_file::nested_key(out, id)?;
+    crate::document::nested_key(out, id)?;
     if !stats.extra.is_empty() {
-        return crate::doc_file::nested_pretty(out, stats);
+        return crate::document::nested_pretty(out, stats);
     }
     // Destructured whole, so a field added to `UserStats` cannot be left out here; written in
     // its declaration order, as serde writes them.
@@ -208,7 +208,7 @@ mod tests {
         let mut encoder = StatsEncoder;
         let empty = StatsDoc::default();
         assert_eq!(
-            crate::doc_file::encode_to_vec(&mut encoder, &empty).unwrap(),
+            crate::document::encode_to_vec(&mut encoder, &empty).unwrap(),
             serde_json::to_vec_pretty(&empty).unwrap()
         );
         let mut with_all = doc(40);
@@ -223,7 +223,7 @@ mod tests {
             .extra
             .insert("from_old_backend".into(), serde_json::json!([1, "two"]));
         for doc in [doc(1), doc(2), doc(40), with_all] {
-            let ours = crate::doc_file::encode_to_vec(&mut encoder, &doc).unwrap();
+            let ours = crate::document::encode_to_vec(&mut encoder, &doc).unwrap();
             assert_eq!(
                 String::from_utf8(ours).unwrap(),
                 String::from_utf8(serde_json::to_vec_pretty(&doc).unwrap()).unwrap()

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::doc_file::Document;
+use crate::document::Document;
 use crate::names::{UserId, check_session_name};
 
 /// The whole of `users.json`: `{"users": {"<user_id>": {...}}}`.

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::doc_file::Document;
+use crate::document::Document;
 use crate::users::{User, UsersDoc};
 
 /// Beyond this many changed records one whole-document check (linear) is cheaper than a scan

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use crate::doc_file::Output;
+use crate::output::Output;
 use crate::output::SPILL_AT;
 use crate::users::{User, UsersDoc};
 
@@ -42,7 +42,7 @@ pub struct UsersEncoder {
     pending: Option<Vec<Span>>,
 }
 
-impl crate::doc_file::Encoder<UsersDoc> for UsersEncoder {
+impl crate::document::Encoder<UsersDoc> for UsersEncoder {
     fn encode(&mut self, doc: &UsersDoc, out: &mut Output<'_>) -> serde_json::Result<()> {
         if !self.encode_reusing(doc, true, out)? {
             // The previous file could not serve a copy: forget it, serialize everything.
@@ -182,8 +182,8 @@ impl UsersEncoder {
 /// One record's entry at a nesting depth of two: `    "<id>": {...}` with the record's lines
 /// indented four spaces more than standalone.
 fn entry(out: &mut Vec<u8>, id: &str, user: &User) -> serde_json::Result<()> {
-    crate::doc_file::nested_key(out, id)?;
-    crate::doc_file::nested_pretty(out, user)
+    crate::document::nested_key(out, id)?;
+    crate::document::nested_pretty(out, user)
 }
 
 /// Appends `run` of the previous file to `out`, a spill's worth at a time; false when it cannot
@@ -214,7 +214,7 @@ fn copy(file: &File, run: &Run, out: &mut Output<'_>) -> serde_json::Result<bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doc_file::Encoder;
+    use crate::document::Encoder;
     use crate::users::{BanRecord, BlockedGroup};
 
     fn doc(n: usize) -> UsersDoc {
@@ -252,7 +252,7 @@ mod tests {
     }
 
     fn encode(encoder: &mut UsersEncoder, doc: &UsersDoc) -> Vec<u8> {
-        crate::doc_file::encode_to_vec(encoder, doc).unwrap()
+        crate::document::encode_to_vec(encoder, doc).unwrap()
     }
 
     /// Encodes `doc` and makes the bytes the "file", as the committer does after a write.
@@ -308,7 +308,7 @@ mod tests {
         );
         for empty in [UsersDoc::default(), doc(0), doc(1)] {
             assert_eq!(
-                crate::doc_file::encode_to_vec(&mut UsersEncoder::default(), &empty).unwrap(),
+                crate::document::encode_to_vec(&mut UsersEncoder::default(), &empty).unwrap(),
                 pretty(&empty)
             );
         }
