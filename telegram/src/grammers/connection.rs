@@ -18,13 +18,13 @@ use grammers_client::tl;
 use grammers_mtsender::{ConnectionParams, InvocationError, SenderPool};
 use grammers_session::Session;
 use grammers_session::storages::MemorySession;
-use grammers_session::types::{PeerAuth, PeerId, PeerRef};
+use grammers_session::types::{PeerId, PeerRef};
 use herald_session_file::Entity;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use super::errors::{ReturnFloodWaits, classify_invocation_error};
-use super::session::seed;
+use super::errors::{ReturnFloodWaits, classify_invocation_error, delivered, source_problem};
+use super::session::{known_peers, seed};
 use crate::error::classify_rpc;
 use crate::{
     ApiCredentials, AttemptLabel, Delivery, Post, SendError, SessionHandle, Target, TelegramConfig,
@@ -362,88 +362,5 @@ impl Drop for GrammersConnection {
         if let Some(runner) = self.runner.take() {
             runner.abort();
         }
-    }
-}
-
-/// The peers a session's entities describe, under the keys targets look them up by: the
-/// marked id (`-100…` for channels) and, with a username, `@name`.
-fn known_peers(entities: &[Entity]) -> HashMap<String, PeerRef> {
-    let mut peers = HashMap::new();
-    for entity in entities {
-        let Some(id) = PeerId::from_bot_api_dialog_id(entity.id) else {
-            continue;
-        };
-        let peer = PeerRef {
-            id,
-            auth: PeerAuth::from_hash(entity.hash),
-        };
-        peers.insert(entity.id.to_string(), peer);
-        if let Some(name) = &entity.username {
-            peers.insert(format!("@{}", name.to_ascii_lowercase()), peer);
-        }
-    }
-    peers
-}
-
-/// Telegram answers RANDOM_ID_DUPLICATE when a retried request had already
-/// been delivered: that is a delivery (an earlier one's), and reporting it as a
-/// failure would make the worker post again.
-fn delivered(result: Result<(), InvocationError>) -> Result<Delivery, InvocationError> {
-    match result {
-        Ok(()) => Ok(Delivery::New),
-        Err(e) if e.is("RANDOM_ID_DUPLICATE") => Ok(Delivery::Duplicate),
-        Err(e) => Err(e),
-    }
-}
-
-/// A link post's source channel that cannot be found or read is a problem of
-/// the post, not of the target chat: it must not make the worker give up the target.
-fn source_problem(error: SendError) -> SendError {
-    match error {
-        SendError::TargetNotFound => SendError::Other {
-            code: "SOURCE_CHANNEL_NOT_FOUND".into(),
-        },
-        SendError::WriteForbidden { code } => SendError::Other { code },
-        other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use grammers_mtsender::RpcError;
-
-    use super::*;
-
-    #[test]
-    fn a_duplicate_random_id_means_delivered() {
-        let dup = InvocationError::Rpc(RpcError::from(tl::types::RpcError {
-            error_code: 400,
-            error_message: "RANDOM_ID_DUPLICATE".into(),
-        }));
-        assert_eq!(delivered(Err(dup)).ok(), Some(Delivery::Duplicate));
-        assert_eq!(delivered(Ok(())).ok(), Some(Delivery::New));
-        assert!(delivered(Err(InvocationError::InvalidDc)).is_err());
-    }
-
-    #[test]
-    fn source_channel_failures_do_not_blame_the_target() {
-        assert_eq!(
-            source_problem(SendError::TargetNotFound),
-            SendError::Other {
-                code: "SOURCE_CHANNEL_NOT_FOUND".into()
-            }
-        );
-        assert_eq!(
-            source_problem(SendError::WriteForbidden {
-                code: "CHANNEL_PRIVATE".into()
-            }),
-            SendError::Other {
-                code: "CHANNEL_PRIVATE".into()
-            }
-        );
-        assert_eq!(
-            source_problem(SendError::FloodWait { secs: 3 }),
-            SendError::FloodWait { secs: 3 }
-        );
     }
 }

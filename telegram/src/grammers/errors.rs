@@ -2,7 +2,9 @@
 //! leaves flood waits to the worker.
 //!
 //! Owns [`classify_invocation_error`] (every `InvocationError` variant, RPC
-//! errors through the crate's one table) and [`ReturnFloodWaits`]. Must never
+//! errors through the crate's one table), [`ReturnFloodWaits`], and what a send's
+//! answer means ([`delivered`]: RANDOM_ID_DUPLICATE is a delivery; [`source_problem`]:
+//! a link post's source failing is not the target's fault). Must never
 //! sleep on a 420: grammers' default policy would hide flood waits of up to a
 //! minute, and a poster that does not count them cannot schedule around them.
 
@@ -11,8 +13,8 @@ use std::time::Duration;
 
 use grammers_mtsender::{InvocationError, RetryContext, RetryPolicy};
 
-use crate::SendError;
 use crate::error::classify_rpc_with_code;
+use crate::{Delivery, SendError};
 
 /// Maps a grammers error to its class.
 pub fn classify_invocation_error(error: &InvocationError) -> SendError {
@@ -52,6 +54,29 @@ impl RetryPolicy for ReturnFloodWaits {
             }
             _ => ControlFlow::Break(()),
         }
+    }
+}
+
+/// Telegram answers RANDOM_ID_DUPLICATE when a retried request had already
+/// been delivered: that is a delivery (an earlier one's), and reporting it as a
+/// failure would make the worker post again.
+pub(super) fn delivered(result: Result<(), InvocationError>) -> Result<Delivery, InvocationError> {
+    match result {
+        Ok(()) => Ok(Delivery::New),
+        Err(e) if e.is("RANDOM_ID_DUPLICATE") => Ok(Delivery::Duplicate),
+        Err(e) => Err(e),
+    }
+}
+
+/// A link post's source channel that cannot be found or read is a problem of
+/// the post, not of the target chat: it must not make the worker give up the target.
+pub(super) fn source_problem(error: SendError) -> SendError {
+    match error {
+        SendError::TargetNotFound => SendError::Other {
+            code: "SOURCE_CHANNEL_NOT_FOUND".into(),
+        },
+        SendError::WriteForbidden { code } => SendError::Other { code },
+        other => other,
     }
 }
 
@@ -184,5 +209,38 @@ mod tests {
             ControlFlow::Continue(Duration::ZERO)
         );
         assert_eq!(policy.should_retry(&ctx(io(), 2)), ControlFlow::Break(()));
+    }
+
+    #[test]
+    fn a_duplicate_random_id_means_delivered() {
+        let dup = InvocationError::Rpc(RpcError::from(tl::types::RpcError {
+            error_code: 400,
+            error_message: "RANDOM_ID_DUPLICATE".into(),
+        }));
+        assert_eq!(delivered(Err(dup)).ok(), Some(Delivery::Duplicate));
+        assert_eq!(delivered(Ok(())).ok(), Some(Delivery::New));
+        assert!(delivered(Err(InvocationError::InvalidDc)).is_err());
+    }
+
+    #[test]
+    fn source_channel_failures_do_not_blame_the_target() {
+        assert_eq!(
+            source_problem(SendError::TargetNotFound),
+            SendError::Other {
+                code: "SOURCE_CHANNEL_NOT_FOUND".into()
+            }
+        );
+        assert_eq!(
+            source_problem(SendError::WriteForbidden {
+                code: "CHANNEL_PRIVATE".into()
+            }),
+            SendError::Other {
+                code: "CHANNEL_PRIVATE".into()
+            }
+        );
+        assert_eq!(
+            source_problem(SendError::FloodWait { secs: 3 }),
+            SendError::FloodWait { secs: 3 }
+        );
     }
 }

@@ -1,14 +1,16 @@
 //! Converting Herald's [`SessionCredentials`] to and from a grammers in-memory session.
 //!
-//! Owns the mapping of one home DC (address, port, key) onto grammers'
-//! `SessionData`. Must never persist anything: Herald's files stay Telethon
-//! files, and grammers' SQLite storage (a second bundled SQLite) is not linked.
+//! Owns the mapping of one home DC (address, port, key) onto grammers' `SessionData`, and of a
+//! session's known entities onto the peers its sends look up. Must never persist anything:
+//! Herald's files stay Telethon files, and grammers' SQLite storage (a second bundled SQLite) is
+//! not linked.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4, SocketAddrV6};
 
 use grammers_session::SessionData;
-use grammers_session::types::DcOption;
-use herald_session_file::SessionCredentials;
+use grammers_session::types::{DcOption, PeerAuth, PeerId, PeerRef};
+use herald_session_file::{Entity, SessionCredentials};
 
 use crate::SendError;
 
@@ -54,6 +56,26 @@ pub(crate) fn seed(credentials: &SessionCredentials) -> Result<SeededSession, Se
     data.home_dc = credentials.dc_id;
     data.dc_options.insert(credentials.dc_id, option);
     Ok(SeededSession { data, use_ipv6 })
+}
+
+/// The peers a session's entities describe, under the keys targets look them up by: the
+/// marked id (`-100…` for channels) and, with a username, `@name`.
+pub(super) fn known_peers(entities: &[Entity]) -> HashMap<String, PeerRef> {
+    let mut peers = HashMap::new();
+    for entity in entities {
+        let Some(id) = PeerId::from_bot_api_dialog_id(entity.id) else {
+            continue;
+        };
+        let peer = PeerRef {
+            id,
+            auth: PeerAuth::from_hash(entity.hash),
+        };
+        peers.insert(entity.id.to_string(), peer);
+        if let Some(name) = &entity.username {
+            peers.insert(format!("@{}", name.to_ascii_lowercase()), peer);
+        }
+    }
+    peers
 }
 
 /// Reads the home DC's credentials back out of grammers session data.
