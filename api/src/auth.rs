@@ -6,7 +6,7 @@
 //! numbers) must agree where present, else the token is refused; `botId` names the user only when
 //! none of them is there, as the frontend's own `requireAuth` reads it. Headers such as
 //! `X-User-Id` are never read. A refusal is logged once, without the token. Who a verified token
-//! names goes into the request's span (`user.id`, and `admin` for an admin).
+//! names goes into the request's span: `user.id` for a tenant, `admin` for an admin.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -65,14 +65,16 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (user, claims) = authenticate(parts, state, false)?;
-        if let Some(user) = &user {
-            tracing::Span::current().record("user.id", tracing::field::display(user));
-        }
         if !claims
             .role
             .as_deref()
             .is_some_and(|r| r.eq_ignore_ascii_case("admin"))
         {
+            // A tenant at an admin route: named as tenants are. An admin is named as `admin`
+            // only, so that `user.id` on an admin's lines is the tenant acted on.
+            if let Some(user) = &user {
+                tracing::Span::current().record("user.id", tracing::field::display(user));
+            }
             tracing::warn!("admin route refused: not an admin");
             return Err(ApiError::forbidden("Admin access required"));
         }

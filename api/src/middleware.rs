@@ -1,6 +1,6 @@
 //! What every request passes through: its span and metrics, and the contract's error shape for
-//! the answers axum and tower make on their own (unknown route, wrong method, timeout, body too large,
-//! bad query string), which otherwise come back as plain text.
+//! the answers axum and tower make on their own (unknown route, wrong method, timeout, body too
+//! large, bad query string), which otherwise come back as plain text.
 
 use std::time::Instant;
 
