@@ -87,24 +87,24 @@ impl SessionCtx {
                     return Some(Next::StopSession);
                 }
             }
+            // The rare outcomes below are boxed: their futures (a write, a wait) would otherwise
+            // widen every post's, which 10,000 bots hold at once while they post (BENCHMARKS.md,
+            // cost: the post step must stay in jemalloc's 1,024-byte class).
             Decision::Pause { until, resume } => {
-                // Boxed: a flood wait is rare, and its future (the pause's write and the wait)
-                // would otherwise widen every post's, which 10,000 bots hold at once while
-                // they post (BENCHMARKS.md, cost).
                 return Box::pin(self.flood_wait(post, until, resume, tally)).await;
             }
             Decision::BlockGroup { reason } => {
                 tally.failed += 1;
-                return Some(self.block(group, masked, &reason).await);
+                return Some(Box::pin(self.block(group, masked, &reason)).await);
             }
             Decision::Quarantine { reason } => {
                 tally.failed += 1;
-                self.quarantine(session, &reason).await;
+                Box::pin(self.quarantine(session, &reason)).await;
                 return Some(Next::StopSession);
             }
             Decision::Park { until } => {
                 tally.failed += 1;
-                self.park(session, masked, until).await;
+                Box::pin(self.park(session, masked, until)).await;
                 return Some(Next::StopSession);
             }
         }
