@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::Checkpoints;
 use crate::holds::{Holds, Renewing};
+use crate::polled_span::in_polled_span;
 use crate::session_run::{SessionCtx, SessionJob, Tally};
 use crate::{Worker, plan};
-use tracing::Instrument;
 
 /// How a cycle ended for this worker.
 enum Ending {
@@ -74,29 +74,29 @@ pub(crate) fn run(
     cycle: Cycle,
 ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
     async move {
-        let claim = claim(&worker, &cycle).instrument(span(&cycle));
-        let Some(claimed) = Box::pin(claim).await? else {
+        let span = || span(&cycle);
+        let Some(claimed) = Box::pin(in_polled_span(span, claim(&worker, &cycle))).await? else {
             return Ok(());
         };
-        let ending = match Box::pin(prepare(&claimed).instrument(span(&cycle))).await {
+        let ending = match Box::pin(in_polled_span(span, prepare(&claimed))).await {
             Ok(mut work) => {
                 let tally = run_sessions(&work.ctx, &mut work.jobs).await;
                 let finish = finish(&claimed, &work.tickets, work.pause, tally);
-                Box::pin(finish.instrument(span(&cycle))).await
+                Box::pin(in_polled_span(span, finish)).await
             }
             Err(ending) => ending,
         };
-        Box::pin(claimed.end(ending).instrument(span(&cycle))).await;
+        Box::pin(in_polled_span(span, claimed.end(ending))).await;
         Ok(())
     }
 }
 
 /// The span a step of the cycle runs in, so each line it logs names the tenant and the cycle.
-/// One per step, not one for the whole cycle: a span lives in the subscriber's registry while
-/// it exists, and a cycle spends nearly all its time between steps, in its sessions' waits
-/// (BENCHMARKS.md, cost). The sessions' runs have spans of their own (`session_steps`). At
-/// ERROR level, as every span that names a tenant: a span's level decides whether it exists at
-/// all, and the lines it frames must name their tenant under any log filter an operator keeps.
+/// Made for each poll of a step (`polled_span`), not held across its waits (a cycle's finish
+/// waits for its counts to be durable) nor for the whole cycle. The sessions' runs have spans of
+/// their own (`session_steps`). At ERROR level, as every span that names a tenant: a span's
+/// level decides whether it exists at all, and the lines it frames must name their tenant under
+/// any log filter an operator keeps.
 fn span(cycle: &Cycle) -> tracing::Span {
     tracing::error_span!("cycle", user.id = %cycle.user_id, cycle = cycle.cycle_no)
 }

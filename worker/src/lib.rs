@@ -34,6 +34,7 @@ mod holds;
 pub mod outcome;
 mod pause;
 pub mod plan;
+mod polled_span;
 mod presence;
 mod session_run;
 mod session_steps;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use herald_data::Level;
 use herald_session_file::mask_session_name;
-use tracing::Instrument;
 
+use crate::polled_span::in_polled_span;
 use crate::session_run::{Flow, Link, SessionCtx, SessionJob, Tally};
 use crate::{WorkerError, plan};
 
@@ -65,12 +65,10 @@ impl SessionCtx {
 impl SessionRun {
     /// The steps in order; between two posts this future holds the box and the pause.
     async fn drive(mut self: Box<Self>) -> Tally {
-        let span = self.span();
-        match Box::pin(self.begin().instrument(span)).await {
+        match Box::pin(in_polled_span(self.span(), self.begin())).await {
             Begun::Posting => {}
             Begun::Ending => {
-                let span = self.span();
-                return Box::pin(self.end().instrument(span)).await;
+                return Box::pin(in_polled_span(self.span(), self.end())).await;
             }
             Begun::NotHeld => {
                 self.tally.skipped = self.job.groups.len();
@@ -85,7 +83,7 @@ impl SessionRun {
                 .post_to(&run.job, position, &mut run.link, &mut run.tally);
             // The post's own future, boxed for the step: every running bot holds one while it
             // posts, so its size is what the posting phase costs (BENCHMARKS.md, cost).
-            let flow = Box::pin(post.instrument(span)).await;
+            let flow = Box::pin(in_polled_span(span, post)).await;
             let Some(pause) = self.after(flow) else {
                 break;
             };
@@ -93,21 +91,24 @@ impl SessionRun {
                 break;
             }
         }
-        let span = self.span();
-        Box::pin(self.end().instrument(span)).await
+        Box::pin(in_polled_span(self.span(), self.end())).await
     }
 
-    /// The span a step runs in, so each line it logs names the tenant, the cycle and the
-    /// session. One per step, not one per run: a span lives in the subscriber's registry while
-    /// it exists, and a run spends nearly all its time between steps (BENCHMARKS.md, cost).
-    /// At ERROR level, as the cycle's (`cycle::span` says why).
-    fn span(&self) -> tracing::Span {
-        tracing::error_span!(
-            "session",
-            user.id = %self.ctx.user,
-            cycle = self.ctx.cycle_no,
-            session = %mask_session_name(&self.job.session)
-        )
+    /// What makes the span a step runs in, so each line it logs names the tenant, the cycle
+    /// and the session. The span is made for each poll of the step (`polled_span`): none exists
+    /// between steps, where a run spends nearly all its time, nor while a step waits (for its
+    /// session file, when thousands of bots start at once). At ERROR level, as the cycle's
+    /// (`cycle::span` says why).
+    fn span(&self) -> impl Fn() -> tracing::Span + use<> {
+        let (ctx, session) = (self.ctx.clone(), mask_session_name(&self.job.session));
+        move || {
+            tracing::error_span!(
+                "session",
+                user.id = %ctx.user,
+                cycle = ctx.cycle_no,
+                session = %session
+            )
+        }
     }
 
     /// Takes the holds, waits out a running flood wait and connects.

@@ -248,14 +248,21 @@ impl SimConnection {
                 post: Some(post.clone()),
             }),
         };
-        let answered = tokio::time::timeout(self.inner.config.call_timeout, async {
-            tokio::time::sleep(plan.latency).await;
-            if plan.hang {
-                std::future::pending::<()>().await;
-            }
-        })
-        .await
-        .is_ok();
+        // No latency and no hang: answered at once, with no timer. A sleep of zero still waits
+        // for the timer wheel's next millisecond, so every send of a no-latency scenario woke the
+        // runtime's driver once more (BENCHMARKS.md, cost: about a thousand wakes a second).
+        let answered = if plan.latency.is_zero() && !plan.hang {
+            true
+        } else {
+            tokio::time::timeout(self.inner.config.call_timeout, async {
+                tokio::time::sleep(plan.latency).await;
+                if plan.hang {
+                    std::future::pending::<()>().await;
+                }
+            })
+            .await
+            .is_ok()
+        };
         let result = if answered {
             plan.result
         } else {
