@@ -19,6 +19,8 @@
 //!   send, count, resume), read top to bottom.
 //! - `holds`: leases and permits of running cycles, renewed together while the worker lives.
 //! - `presence`: the worker's announcement of itself (the console's list of workers).
+//! - `polled_span`: a step's span (tenant, cycle, session), made for each poll of the step so
+//!   that none exists while a step waits.
 //! - [`WorkerError`]: why a session's run ended early, as the tenant's log says it.
 //! - [`TelegramHealthCheck`]: an admin's health check of a pool session, under its lease.
 

@@ -50,6 +50,16 @@ impl std::fmt::Debug for SimConnection {
     }
 }
 
+/// Gives the session's memory back before the lock is released (fields drop after this), so
+/// the next connection finds it. A send dropped mid-latency has moved it on already.
+impl Drop for SimConnection {
+    fn drop(&mut self) {
+        self.inner
+            .state
+            .check_in(&self.name, std::mem::take(&mut self.state));
+    }
+}
+
 impl SimConnection {
     /// The session's death, as recorded or as `die_after_posts` demands now.
     fn death(&self) -> Option<String> {
@@ -248,9 +258,9 @@ impl SimConnection {
                 post: Some(post.clone()),
             }),
         };
-        // No latency and no hang: answered at once, with no timer. A sleep of zero still waits
-        // for the timer wheel's next millisecond, so every send of a no-latency scenario woke the
-        // runtime's driver once more (BENCHMARKS.md, cost: about a thousand wakes a second).
+        // No latency and no hang: answered at once, with no timer. A sleep of zero still
+        // registers one that fires at the timer wheel's next millisecond, and the timeout
+        // another: two timers and a wake for every send of a no-latency scenario.
         let answered = if plan.latency.is_zero() && !plan.hang {
             true
         } else {

@@ -143,7 +143,7 @@ impl World {
             name: session.to_owned(),
             log_name: herald_session_file::mask_session_name(session),
             _lock: lock,
-            state: self.inner.state.load(session),
+            state: self.inner.state.check_out(session),
             faults: self
                 .inner
                 .scenario
@@ -267,7 +267,7 @@ impl Connection for SimConn {
     }
 
     async fn disconnect(self: Box<Self>) {
-        // Dropping releases the flock; the state was saved after each attempt.
+        // Dropping gives the state back and releases the lock (`SimConnection`'s drop).
         drop(self);
     }
 }
