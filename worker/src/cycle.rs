@@ -74,19 +74,19 @@ pub(crate) fn run(
     cycle: Cycle,
 ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'static {
     async move {
-        let span = || span(&cycle);
-        let Some(claimed) = Box::pin(in_polled_span(span, claim(&worker, &cycle))).await? else {
+        let in_span = || span(&cycle);
+        let Some(claimed) = Box::pin(in_polled_span(in_span, claim(&worker, &cycle))).await? else {
             return Ok(());
         };
-        let ending = match Box::pin(in_polled_span(span, prepare(&claimed))).await {
+        let ending = match Box::pin(in_polled_span(in_span, prepare(&claimed))).await {
             Ok(mut work) => {
                 let tally = run_sessions(&work.ctx, &mut work.jobs).await;
                 let finish = finish(&claimed, &work.tickets, work.pause, tally);
-                Box::pin(in_polled_span(span, finish)).await
+                Box::pin(in_polled_span(in_span, finish)).await
             }
             Err(ending) => ending,
         };
-        Box::pin(in_polled_span(span, claimed.end(ending))).await;
+        Box::pin(in_polled_span(in_span, claimed.end(ending))).await;
         Ok(())
     }
 }
