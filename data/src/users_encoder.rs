@@ -14,8 +14,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use crate::output::Output;
-use crate::output::SPILL_AT;
+use crate::output::{Output, SPILL_AT};
 use crate::users::{User, UsersDoc};
 
 /// Where one record's entry (`    "<id>": {...}`, without the separator before it) sits in a

@@ -2,11 +2,11 @@
 //! name its tenant, cycle and session exactly as under `Instrument` (no span events are
 //! logged, so a span's life shows nowhere else), but no span exists while a step waits. That
 //! matters because a span lives in the subscriber's registry for as long as it exists, and the
-//! registry keeps the pages of the most spans that ever existed at once: when 10,000 bots start
-//! together their first steps wait in line for their session files, and at a posting phase's end
-//! their cycles wait for their counts to be durable, and a span held across those waits left
-//! that many slots behind for good (BENCHMARKS.md, cost). It never decides what a span names;
-//! its callers do.
+//! registry keeps the pages of the most spans that ever existed at once. When 10,000 bots start
+//! together their first steps wait in line for their session files (and at a posting phase's end
+//! their cycles wait for their counts to be durable): a span held across those waits kept a slot
+//! each, and the registry kept those pages (BENCHMARKS.md, cost). It never decides what a span
+//! names; its callers do.
 
 use std::future::Future;
 use std::pin::Pin;
