@@ -31,6 +31,6 @@ pub use detect::{DetectedSession, SessionFormat, SessionSource, detect_and_read}
 pub use entities::{Entity, read_entities, read_telethon_and_entities, remember_entities};
 pub use error::SessionFileError;
 pub use grammers::{read_grammers, read_grammers_binary};
-pub use log_name::mask_session_name;
+pub use log_name::{MaskedSessionName, mask_session_name};
 pub use string_session::{parse_telethon_string, to_telethon_string};
 pub use telethon::{TELETHON_DB_VERSION, read_telethon, write_telethon};

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use herald_data::{BlockedGroup, Level};
 use herald_jobs::clock;
+use herald_session_file::MaskedSessionName;
 use herald_telegram::{Delivery, SendError};
 
 use crate::outcome::Decision;
@@ -17,7 +18,7 @@ use crate::session_run::{Next, SessionCtx, Tally};
 pub(crate) struct Attempted<'a> {
     pub(crate) group: &'a str,
     /// The session's name as logs show it.
-    pub(crate) masked: &'a str,
+    pub(crate) masked: &'a MaskedSessionName,
     pub(crate) session: &'a str,
     pub(crate) result: &'a Result<Delivery, SendError>,
     pub(crate) now: DateTime<Utc>,
@@ -167,7 +168,7 @@ impl SessionCtx {
     /// posts there again. When that cannot be written the log says so rather than claiming it,
     /// and the session stops for this cycle: the store is refusing what the next outcome would
     /// need recorded too.
-    async fn block(&self, group: &str, masked: &str, reason: &str) -> Next {
+    async fn block(&self, group: &str, masked: &MaskedSessionName, reason: &str) -> Next {
         let w = &self.worker.inner;
         let (group_owned, reason_owned) = (group.to_owned(), reason.to_owned());
         let blocked = w
@@ -201,7 +202,7 @@ impl SessionCtx {
     /// PEER_FLOOD: the session posts nothing for the tenant until `until`. When that cannot be
     /// written to users.json, the session's pause in coordination (a flood wait's record) keeps
     /// every worker off it until then instead, and the log says which held.
-    async fn park(&self, session: &str, masked: &str, until: DateTime<Utc>) {
+    async fn park(&self, session: &str, masked: &MaskedSessionName, until: DateTime<Utc>) {
         let name = session.to_owned();
         let parked = self
             .worker

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use herald_data::{Level, User, UserId};
 use herald_jobs::{Hold, clock};
-use herald_session_file::mask_session_name;
+use herald_session_file::MaskedSessionName;
 use herald_telegram::{AttemptLabel, Connection, Delivery, Post, SendError, Target};
 use tokio_util::sync::CancellationToken;
 
@@ -158,7 +158,7 @@ impl SessionCtx {
     ) -> Flow {
         self.settle_previous(link).await;
         let group = self.groups.name(position);
-        let masked = mask_session_name(&job.session);
+        let masked = MaskedSessionName::of(&job.session);
         let target = match Target::parse(group) {
             Ok(target) => target,
             Err(err) => {
@@ -254,7 +254,7 @@ impl SessionCtx {
     async fn post_group(
         &self,
         connection: &mut dyn Connection,
-        masked: &str,
+        masked: &MaskedSessionName,
         group: &str,
         target: &Target,
         entry: &mut GroupEntry,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_data::Level;
-use herald_session_file::mask_session_name;
+use herald_session_file::{MaskedSessionName, mask_session_name};
 
 use crate::polled_span::in_polled_span;
 use crate::session_run::{Flow, Link, SessionCtx, SessionJob, Tally};
@@ -100,7 +100,7 @@ impl SessionRun {
     /// session file, when thousands of bots start at once). At ERROR level, as the cycle's
     /// (`cycle::span` says why).
     fn span(&self) -> impl Fn() -> tracing::Span + use<> {
-        let (ctx, session) = (self.ctx.clone(), mask_session_name(&self.job.session));
+        let (ctx, session) = (self.ctx.clone(), MaskedSessionName::of(&self.job.session));
         move || {
             tracing::error_span!(
                 "session",
