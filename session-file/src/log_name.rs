@@ -31,7 +31,12 @@ impl MaskedSessionName {
             (stem.chars().take(1).map(char::len_utf8).sum::<usize>(), 0)
         } else {
             let head = stem.chars().take(HEAD).map(char::len_utf8).sum::<usize>();
-            let tail = stem.chars().rev().take(TAIL).map(char::len_utf8).sum::<usize>();
+            let tail = stem
+                .chars()
+                .rev()
+                .take(TAIL)
+                .map(char::len_utf8)
+                .sum::<usize>();
             (head, tail)
         };
         let mut bytes = [0u8; (HEAD + TAIL) * 4];
@@ -98,7 +103,10 @@ mod tests {
     #[test]
     fn names_in_any_script_are_cut_at_their_characters() {
         assert_eq!(mask_session_name("данные-счёт.session"), "данн…ёт.session");
-        assert_eq!(mask_session_name("😀😀😀😀x😀😀.session"), "😀😀😀😀…😀😀.session");
+        assert_eq!(
+            mask_session_name("😀😀😀😀x😀😀.session"),
+            "😀😀😀😀…😀😀.session"
+        );
         assert_eq!(mask_session_name("é.session"), "é….session");
         let masked = MaskedSessionName::of("+254708803721.session");
         assert_eq!(format!("{masked:?}"), "+254…21.session");

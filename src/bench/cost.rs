@@ -73,10 +73,12 @@ struct Cost {
 }
 
 pub fn run(args: &CostArgs) -> anyhow::Result<()> {
+    let before = super::reference::measure(&args.dir)?;
     let mut costs = Vec::new();
     for &users in &args.users {
         costs.push(measure(args, users)?);
     }
+    let after = super::reference::measure(&args.dir)?;
     line("## bench cost")?;
     line(&format!(
         "`herald all` (in-process queue), {}; one session and 20 groups per tenant, a post every 5 s and 300 s between cycles (the default pacing); steady figures over {} s from 10 s after the last start (a bot's whole period is {} s: about 100 s posting, then waiting); the busiest CPU is the window's busiest {} s, while every bot posts.\n",
@@ -120,7 +122,12 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
         ],
         &rows,
     )?;
-    line(&threads.join("\n"))
+    line(&threads.join("\n"))?;
+    line(&format!(
+        "- this machine's speed, the same fixed work timed before and after the runs (`reference`; compare days by it, not by the figures above alone): {}; {}",
+        before.describe(),
+        after.describe()
+    ))
 }
 
 fn heap(figures: Option<Heap>) -> String {

@@ -10,6 +10,7 @@ pub mod lag;
 pub mod memory;
 pub mod posts;
 mod procfs;
+mod reference;
 pub mod report;
 pub mod state;
 pub mod store;
