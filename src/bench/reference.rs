@@ -3,7 +3,8 @@
 //! these benchmarks run on have run the same build three to five times slower from one day to
 //! the next (BENCHMARKS.md, cost). The work is the two kinds a running bot costs: encoding and
 //! decoding JSON in the process, and short appends to many open files in the kernel (the
-//! tenant logs). It never measures Herald's own code, so a change to Herald never moves it.
+//! tenant logs). None of it is Herald's code, so a change to Herald's code never moves it (an
+//! upgrade of serde_json could).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
