@@ -185,31 +185,34 @@ impl Renewer {
 }
 
 async fn renew_loop(renewer: Weak<Renewer>, coord: Coordination, ttl: Duration, every: Duration) {
+    // Kept from round to round, emptied after each: made afresh, the list of every running
+    // cycle (160 KB with 10,000) was new pages each round, handed back to the system after it.
+    let (mut running, mut batch, mut spans) = (Vec::new(), Vec::new(), Vec::new());
     loop {
         tokio::time::sleep_until(clock::tick_after(every)).await;
         let Some(renewer) = renewer.upgrade() else {
             return;
         };
-        let cycles: Vec<(u64, Arc<Holds>)> = renewer.cycles().values().cloned().collect();
-        let mut cycles = cycles.as_slice();
-        while !cycles.is_empty() {
-            let (mut batch, mut spans) = (Vec::new(), Vec::new());
-            while let Some(((id, holds), rest)) = cycles.split_first()
+        running.extend(renewer.cycles().values().cloned());
+        let mut next = 0;
+        while next < running.len() {
+            while let Some((_, holds)) = running.get(next)
                 && batch.len() < BATCH
             {
                 let start = batch.len();
                 holds.push_into(&mut batch);
-                spans.push((*id, holds, start..batch.len()));
-                cycles = rest;
+                spans.push((next, start..batch.len()));
+                next += 1;
             }
             match coord.renew_holds(&batch, ttl).await {
                 Ok(answers) => {
-                    for (id, holds, span) in spans {
+                    for (at, span) in spans.drain(..) {
+                        let (id, holds) = &running[at];
                         let answered = answers.get(span.clone()).unwrap_or_default();
                         if let Some(refused) = holds.refused(&batch[span], answered) {
                             let cycle = (holds.user.clone(), holds.cycle_no);
                             let mut registered = renewer.cycles();
-                            if registered.get(&cycle).is_some_and(|(at, _)| *at == id) {
+                            if registered.get(&cycle).is_some_and(|(at, _)| at == id) {
                                 registered.remove(&cycle);
                             }
                             drop(registered);
@@ -219,9 +222,15 @@ async fn renew_loop(renewer: Weak<Renewer>, coord: Coordination, ttl: Duration, 
                 }
                 // Coordination unreachable: keep trying; if it stays away the leases lapse and
                 // the next renewal is refused.
-                Err(err) => tracing::warn!(error = %err, "cannot renew the running cycles' leases"),
+                Err(err) => {
+                    spans.clear();
+                    tracing::warn!(error = %err, "cannot renew the running cycles' leases");
+                }
             }
+            batch.clear();
         }
+        // A cycle that ended meanwhile is let go now, not a round later.
+        running.clear();
     }
 }
 
@@ -247,13 +256,14 @@ mod tests {
 
     async fn claimed(coord: &Coordination, users: &[&str], ttl: Duration) {
         let now = clock::now();
+        let limit = users.len().max(10);
         for user in users {
             coord
                 .schedule(user, now - chrono::TimeDelta::seconds(1))
                 .await
                 .unwrap();
         }
-        assert_eq!(coord.take_due(now, 10).await.unwrap().len(), users.len());
+        assert_eq!(coord.take_due(now, limit).await.unwrap().len(), users.len());
         for user in users {
             assert_eq!(
                 coord.claim_cycle(user, 1, "w1", ttl).await.unwrap(),
@@ -308,5 +318,46 @@ mod tests {
         tokio::time::sleep(ttl * 2).await;
         assert!(coord.lease_acquire("session:a", "w2", ttl).await.unwrap());
         assert!(renewer.register(holds(&coord, "kept")).is_some());
+    }
+    /// More holds than one renewal call carries: every batch is renewed, and a refusal in any
+    /// of them stops its own cycle and no other.
+    #[tokio::test]
+    async fn holds_beyond_one_batch_are_renewed_and_refused_cycle_by_cycle() {
+        let coord = Coordination::in_memory(CoordConfig::default());
+        let ttl = Duration::from_millis(1200);
+        // Two holds a cycle: 600 cycles make two batches. Every seventh cycle was never
+        // claimed by this worker (as if taken over): some in each batch, wherever the
+        // registry's order puts them.
+        let names: Vec<String> = (0..600).map(|i| format!("user-{i}")).collect();
+        let refused: Vec<usize> = (0..names.len()).step_by(7).collect();
+        let kept: Vec<&str> = (0..names.len())
+            .filter(|i| !refused.contains(i))
+            .map(|i| names[i].as_str())
+            .collect();
+        claimed(&coord, &kept, ttl).await;
+        let renewer = Renewer::start(coord.clone(), ttl, Duration::from_millis(100));
+        let (mut cycles, mut renewing) = (Vec::new(), Vec::new());
+        for (i, user) in names.iter().enumerate() {
+            let key = format!("session:{i}");
+            assert!(coord.lease_acquire(&key, "w1", ttl).await.unwrap());
+            let cycle = holds(&coord, user);
+            cycle.add(lease(&key));
+            renewing.push(renewer.register(cycle.clone()).unwrap());
+            cycles.push(cycle);
+        }
+
+        for &i in &refused {
+            tokio::time::timeout(Duration::from_secs(5), cycles[i].lost.cancelled())
+                .await
+                .expect("a refused claim is noticed in whichever batch it is");
+        }
+        tokio::time::sleep(ttl * 2).await;
+        let lost: Vec<usize> = (0..cycles.len())
+            .filter(|i| cycles[*i].lost.is_cancelled())
+            .collect();
+        assert_eq!(lost, refused, "only the refused cycles stop");
+        assert_eq!(renewer.running(), names.len() - refused.len());
+        assert!(!coord.lease_acquire("session:599", "w2", ttl).await.unwrap());
+        drop(renewing);
     }
 }
