@@ -2,8 +2,9 @@
 //! session leases) and the one loop per worker that renews all of it together, in batches of
 //! [`BATCH`] (one lock, or one Redis round trip, each). When a renewal is refused the cycle has
 //! been taken over: the loop cancels it at once, so no post goes out under a lease this worker no
-//! longer has. A killed worker simply stops renewing, and everything lapses. This module never
-//! takes a hold itself; it renews and releases what a cycle took.
+//! longer has (a cycle that ended during the round was refused for its own end, and is let be).
+//! A killed worker simply stops renewing, and everything lapses. This module never takes a hold
+//! itself; it renews and releases what a cycle took.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -185,52 +186,80 @@ impl Renewer {
 }
 
 async fn renew_loop(renewer: Weak<Renewer>, coord: Coordination, ttl: Duration, every: Duration) {
-    // Kept from round to round, emptied after each: made afresh, the list of every running
-    // cycle (160 KB with 10,000) was new pages each round, handed back to the system after it.
-    let (mut running, mut batch, mut spans) = (Vec::new(), Vec::new(), Vec::new());
+    let mut round = Round::default();
     loop {
         tokio::time::sleep_until(clock::tick_after(every)).await;
         let Some(renewer) = renewer.upgrade() else {
             return;
         };
-        running.extend(renewer.cycles().values().cloned());
+        round.running.extend(renewer.cycles().values().cloned());
+        round.renew(&renewer, &coord, ttl).await;
+        // A cycle that ended meanwhile is let go now, not a round later.
+        round.running.clear();
+    }
+}
+
+/// One renewal round's lists, kept from round to round and emptied after each: made afresh,
+/// the list of every running cycle (160 KB with 10,000) was new pages each round, handed back
+/// to the system after it.
+#[derive(Default)]
+struct Round {
+    /// The cycles registered when the round began: registration id and holds.
+    running: Vec<(u64, Arc<Holds>)>,
+    batch: Vec<Hold>,
+    /// Each cycle's place in `running` and its holds' place in `batch`.
+    spans: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+impl Round {
+    /// Renews the holds of `running`, a batch at a time, and stops each cycle that lost one.
+    async fn renew(&mut self, renewer: &Renewer, coord: &Coordination, ttl: Duration) {
         let mut next = 0;
-        while next < running.len() {
-            while let Some((_, holds)) = running.get(next)
-                && batch.len() < BATCH
+        while next < self.running.len() {
+            while let Some((_, holds)) = self.running.get(next)
+                && self.batch.len() < BATCH
             {
-                let start = batch.len();
-                holds.push_into(&mut batch);
-                spans.push((next, start..batch.len()));
+                let start = self.batch.len();
+                holds.push_into(&mut self.batch);
+                self.spans.push((next, start..self.batch.len()));
                 next += 1;
             }
-            match coord.renew_holds(&batch, ttl).await {
+            match coord.renew_holds(&self.batch, ttl).await {
                 Ok(answers) => {
-                    for (at, span) in spans.drain(..) {
-                        let (id, holds) = &running[at];
+                    for (at, span) in self.spans.drain(..) {
+                        let (id, holds) = &self.running[at];
                         let answered = answers.get(span.clone()).unwrap_or_default();
-                        if let Some(refused) = holds.refused(&batch[span], answered) {
-                            let cycle = (holds.user.clone(), holds.cycle_no);
-                            let mut registered = renewer.cycles();
-                            if registered.get(&cycle).is_some_and(|(at, _)| at == id) {
-                                registered.remove(&cycle);
-                            }
-                            drop(registered);
-                            holds.cancel(refused);
+                        if let Some(refused) = holds.refused(&self.batch[span], answered) {
+                            renewer.lost(*id, holds, refused);
                         }
                     }
                 }
                 // Coordination unreachable: keep trying; if it stays away the leases lapse and
                 // the next renewal is refused.
                 Err(err) => {
-                    spans.clear();
+                    self.spans.clear();
                     tracing::warn!(error = %err, "cannot renew the running cycles' leases");
                 }
             }
-            batch.clear();
+            self.batch.clear();
         }
-        // A cycle that ended meanwhile is let go now, not a round later.
-        running.clear();
+    }
+}
+
+impl Renewer {
+    /// A renewal of the cycle registered as `id` was refused. Stopped only while it is still
+    /// registered: a cycle ends by leaving the registry and then finishing its claim, so one
+    /// refused after it left had ended during the round (its claim finished, or released),
+    /// which is no takeover.
+    fn lost(&self, id: u64, holds: &Holds, refused: &str) {
+        let cycle = (holds.user.clone(), holds.cycle_no);
+        let mut registered = self.cycles();
+        if registered.get(&cycle).is_none_or(|(at, _)| *at != id) {
+            return;
+        }
+        registered.remove(&cycle);
+        drop(registered);
+        holds.cancel(refused);
     }
 }
 
@@ -359,5 +388,31 @@ mod tests {
         assert_eq!(renewer.running(), names.len() - refused.len());
         assert!(!coord.lease_acquire("session:599", "w2", ttl).await.unwrap());
         drop(renewing);
+    }
+    /// A cycle that ends while a round renews it (it leaves the registry, then finishes its
+    /// claim) is refused in that round; that is its end, not a takeover, so it is not stopped
+    /// or reported lost. One still registered whose claim is refused is.
+    #[tokio::test]
+    async fn a_cycle_ending_during_a_round_is_not_reported_lost() {
+        let coord = Coordination::in_memory(CoordConfig::default());
+        let ttl = Duration::from_secs(60);
+        claimed(&coord, &["ending", "taken"], ttl).await;
+        let renewer = Arc::new(Renewer::default());
+        let (ending, taken) = (holds(&coord, "ending"), holds(&coord, "taken"));
+        let guard = renewer.register(ending.clone()).unwrap();
+        let _kept = renewer.register(taken.clone()).unwrap();
+        let mut round = Round::default();
+        round.running.extend(renewer.cycles().values().cloned());
+
+        // After the round's list was taken: one cycle ends as `cycle::Claimed::end` ends it,
+        // the other's claim is lost to another worker.
+        drop(guard);
+        assert!(coord.finish_cycle("ending", 1, "w1", None).await.unwrap());
+        assert!(coord.release_cycle("taken", 1, "w1").await.is_ok());
+        round.renew(&renewer, &coord, ttl).await;
+
+        assert!(!ending.lost.is_cancelled(), "an ended cycle is not lost");
+        assert!(taken.lost.is_cancelled() && taken.taken_over.is_cancelled());
+        assert_eq!(renewer.running(), 0);
     }
 }
