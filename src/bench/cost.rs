@@ -124,7 +124,7 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
     )?;
     line(&threads.join("\n"))?;
     line(&format!(
-        "- this machine's speed, the same fixed work timed before and after the runs (`reference`; compare days by it, not by the figures above alone): {}; {}",
+        "- plain work on this machine, timed before and after the runs (`reference`; it does not follow Herald's CPU from day to day: compare builds in one session): {}; {}",
         before.describe(),
         after.describe()
     ))

@@ -1,10 +1,12 @@
-//! A fixed piece of work timed on the machine a benchmark runs on, so that CPU figures from
-//! different days can be told apart from the machine's speed that day: the shared machines
-//! these benchmarks run on have run the same build three to five times slower from one day to
-//! the next (BENCHMARKS.md, cost). The work is the two kinds a running bot costs: encoding and
-//! decoding JSON in the process, and short appends to many open files in the kernel (the
-//! tenant logs). None of it is Herald's code, so a change to Herald's code never moves it (an
-//! upgrade of serde_json could).
+//! A fixed piece of work timed on the machine a benchmark runs on, reported beside `bench
+//! cost`'s figures: how the machine ran plain work meanwhile. It was meant to tell CPU figures of
+//! different days apart from the machine's speed (the shared machines these benchmarks run on
+//! have run the same build three to five times slower from one day to the next), and it does
+//! not: a day it read slower was a day the bots cost half as much, and it moves with the
+//! allocator's settings, which it runs under (BENCHMARKS.md, cost). The work is the two kinds a
+//! running bot costs: encoding and decoding JSON in the process, and short appends to many
+//! open files in the kernel (the tenant logs). None of it is Herald's code, so a change to
+//! Herald's code never moves it (an upgrade of serde_json or of the allocator's settings could).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
