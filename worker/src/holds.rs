@@ -348,6 +348,7 @@ mod tests {
         assert!(coord.lease_acquire("session:a", "w2", ttl).await.unwrap());
         assert!(renewer.register(holds(&coord, "kept")).is_some());
     }
+
     /// More holds than one renewal call carries: every batch is renewed, and a refusal in any
     /// of them stops its own cycle and no other.
     #[tokio::test]
@@ -389,6 +390,7 @@ mod tests {
         assert!(!coord.lease_acquire("session:599", "w2", ttl).await.unwrap());
         drop(renewing);
     }
+
     /// A cycle that ends while a round renews it (it leaves the registry, then finishes its
     /// claim) is refused in that round; that is its end, not a takeover, so it is not stopped
     /// or reported lost. One still registered whose claim is refused is.
@@ -404,8 +406,9 @@ mod tests {
         let mut round = Round::default();
         round.running.extend(renewer.cycles().values().cloned());
 
-        // After the round's list was taken: one cycle ends as `cycle::Claimed::end` ends it,
-        // the other's claim is lost to another worker.
+        // After the round's list was taken: one cycle ends as `cycle::Claimed::end` ends it
+        // (out of the registry, then its claim finished); the other's claim goes while it is
+        // still registered, as when another worker takes the cycle over.
         drop(guard);
         assert!(coord.finish_cycle("ending", 1, "w1", None).await.unwrap());
         assert!(coord.release_cycle("taken", 1, "w1").await.is_ok());
