@@ -50,9 +50,8 @@ struct Pending {
     /// The sequence number the next flush will have; tickets handed out now carry it.
     open_seq: u64,
     deltas: HashMap<String, StatsDelta>,
-    /// The batch being written, still visible to readers until the file shows it. Shared with
-    /// the change that writes it rather than copied: a copy was one string per tenant a flush.
-    flushing: Option<(u64, Arc<HashMap<String, StatsDelta>>)>,
+    /// The batch being written, still visible to readers until the file shows it.
+    flushing: Option<(u64, HashMap<String, StatsDelta>)>,
 }
 
 #[derive(Debug)]
@@ -190,10 +189,7 @@ impl Counters {
             }
             let seq = pending.open_seq;
             pending.open_seq += 1;
-            // The next batch starts with this one's room: grown from empty, its table was
-            // rehashed a dozen times a second, under this lock, on the runtime's threads.
-            let room = HashMap::with_capacity(pending.deltas.len());
-            let batch = Arc::new(std::mem::replace(&mut pending.deltas, room));
+            let batch = std::mem::take(&mut pending.deltas);
             pending.flushing = Some((seq, batch.clone()));
             (seq, batch)
         };
@@ -201,16 +197,8 @@ impl Counters {
         let (reply, outcome) = mpsc::sync_channel(1);
         let change = Change::<StatsDoc, (), ()> {
             apply: Box::new(move |doc: &mut StatsDoc| {
-                for (user, delta) in batch.iter() {
-                    // A tenant's name is copied only the first time it is counted.
-                    match doc.users.get_mut(user) {
-                        Some(stats) => stats.apply(delta),
-                        None => {
-                            let mut stats = UserStats::default();
-                            stats.apply(delta);
-                            doc.users.insert(user.clone(), stats);
-                        }
-                    }
+                for (user, delta) in &batch {
+                    doc.users.entry(user.clone()).or_default().apply(delta);
                 }
                 let now = Utc::now();
                 doc.flushes
@@ -239,8 +227,8 @@ impl Counters {
             Err(err) => {
                 // Carried by a later flush instead; a ticket of `seq` then counts as flushed once
                 // that later, higher sequence number is in the ledger.
-                for (user, delta) in batch.iter() {
-                    pending.deltas.entry(user.clone()).or_default().merge(delta);
+                for (user, delta) in batch {
+                    pending.deltas.entry(user).or_default().merge(&delta);
                 }
                 Err(err)
             }

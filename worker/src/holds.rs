@@ -186,22 +186,20 @@ impl Renewer {
 }
 
 async fn renew_loop(renewer: Weak<Renewer>, coord: Coordination, ttl: Duration, every: Duration) {
-    let mut round = Round::default();
     loop {
         tokio::time::sleep_until(clock::tick_after(every)).await;
         let Some(renewer) = renewer.upgrade() else {
             return;
         };
+        // Made afresh each round: kept from round to round, these lists saved page faults but
+        // went with a higher steady peak that could not be explained (BENCHMARKS.md, cost).
+        let mut round = Round::default();
         round.running.extend(renewer.cycles().values().cloned());
         round.renew(&renewer, &coord, ttl).await;
-        // A cycle that ended meanwhile is let go now, not a round later.
-        round.running.clear();
     }
 }
 
-/// One renewal round's lists, kept from round to round and emptied after each: made afresh,
-/// the list of every running cycle (160 KB with 10,000) was new pages each round, handed back
-/// to the system after it.
+/// One renewal round: the cycles registered when it began and the batches it renews them in.
 #[derive(Default)]
 struct Round {
     /// The cycles registered when the round began: registration id and holds.
