@@ -191,55 +191,45 @@ async fn renew_loop(renewer: Weak<Renewer>, coord: Coordination, ttl: Duration, 
         let Some(renewer) = renewer.upgrade() else {
             return;
         };
-        // Made afresh each round: kept from round to round, these lists saved page faults but
-        // went with a higher steady peak that could not be explained (BENCHMARKS.md, cost).
-        let mut round = Round::default();
-        round.running.extend(renewer.cycles().values().cloned());
-        round.renew(&renewer, &coord, ttl).await;
+        // Made afresh each round: kept from round to round, the round's lists saved page
+        // faults but went with a higher steady peak that could not be explained
+        // (BENCHMARKS.md, cost).
+        let running: Vec<(u64, Arc<Holds>)> = renewer.cycles().values().cloned().collect();
+        renew_round(&running, &renewer, &coord, ttl).await;
     }
 }
 
-/// One renewal round: the cycles registered when it began and the batches it renews them in.
-#[derive(Default)]
-struct Round {
-    /// The cycles registered when the round began: registration id and holds.
-    running: Vec<(u64, Arc<Holds>)>,
-    batch: Vec<Hold>,
-    /// Each cycle's place in `running` and its holds' place in `batch`.
-    spans: Vec<(usize, std::ops::Range<usize>)>,
-}
-
-impl Round {
-    /// Renews the holds of `running`, a batch at a time, and stops each cycle that lost one.
-    async fn renew(&mut self, renewer: &Renewer, coord: &Coordination, ttl: Duration) {
-        let mut next = 0;
-        while next < self.running.len() {
-            while let Some((_, holds)) = self.running.get(next)
-                && self.batch.len() < BATCH
-            {
-                let start = self.batch.len();
-                holds.push_into(&mut self.batch);
-                self.spans.push((next, start..self.batch.len()));
-                next += 1;
-            }
-            match coord.renew_holds(&self.batch, ttl).await {
-                Ok(answers) => {
-                    for (at, span) in self.spans.drain(..) {
-                        let (id, holds) = &self.running[at];
-                        let answered = answers.get(span.clone()).unwrap_or_default();
-                        if let Some(refused) = holds.refused(&self.batch[span], answered) {
-                            renewer.lost(*id, holds, refused);
-                        }
+/// Renews the holds of `running` (registration id and holds of each cycle registered when the
+/// round began), a batch at a time, and stops each cycle that lost one.
+async fn renew_round(
+    running: &[(u64, Arc<Holds>)],
+    renewer: &Renewer,
+    coord: &Coordination,
+    ttl: Duration,
+) {
+    let mut cycles = running;
+    while !cycles.is_empty() {
+        let (mut batch, mut spans) = (Vec::new(), Vec::new());
+        while let Some(((id, holds), rest)) = cycles.split_first()
+            && batch.len() < BATCH
+        {
+            let start = batch.len();
+            holds.push_into(&mut batch);
+            spans.push((*id, holds, start..batch.len()));
+            cycles = rest;
+        }
+        match coord.renew_holds(&batch, ttl).await {
+            Ok(answers) => {
+                for (id, holds, span) in spans {
+                    let answered = answers.get(span.clone()).unwrap_or_default();
+                    if let Some(refused) = holds.refused(&batch[span], answered) {
+                        renewer.lost(id, holds, refused);
                     }
                 }
-                // Coordination unreachable: keep trying; if it stays away the leases lapse and
-                // the next renewal is refused.
-                Err(err) => {
-                    self.spans.clear();
-                    tracing::warn!(error = %err, "cannot renew the running cycles' leases");
-                }
             }
-            self.batch.clear();
+            // Coordination unreachable: keep trying; if it stays away the leases lapse and
+            // the next renewal is refused.
+            Err(err) => tracing::warn!(error = %err, "cannot renew the running cycles' leases"),
         }
     }
 }
@@ -401,8 +391,7 @@ mod tests {
         let (ending, taken) = (holds(&coord, "ending"), holds(&coord, "taken"));
         let guard = renewer.register(ending.clone()).unwrap();
         let _kept = renewer.register(taken.clone()).unwrap();
-        let mut round = Round::default();
-        round.running.extend(renewer.cycles().values().cloned());
+        let running: Vec<(u64, Arc<Holds>)> = renewer.cycles().values().cloned().collect();
 
         // After the round's list was taken: one cycle ends as `cycle::Claimed::end` ends it
         // (out of the registry, then its claim finished); the other's claim goes while it is
@@ -410,7 +399,7 @@ mod tests {
         drop(guard);
         assert!(coord.finish_cycle("ending", 1, "w1", None).await.unwrap());
         assert!(coord.release_cycle("taken", 1, "w1").await.is_ok());
-        round.renew(&renewer, &coord, ttl).await;
+        renew_round(&running, &renewer, &coord, ttl).await;
 
         assert!(!ending.lost.is_cancelled(), "an ended cycle is not lost");
         assert!(taken.lost.is_cancelled() && taken.taken_over.is_cancelled());
