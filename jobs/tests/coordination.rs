@@ -50,6 +50,7 @@ both_backends!(
     a_cycle_goes_scheduled_in_flight_claimed_finished,
     stalled_cycles_are_handed_out_again_with_the_same_number,
     cancel_tells_scheduled_running_and_idle_apart,
+    a_stop_during_a_cycle_outlasts_its_finish_and_a_start_withdraws_it,
     checkpoints_live_as_long_as_their_cycle,
     session_pauses_keep_the_later_deadline,
     replies_reach_waiters_before_or_after_they_wait,
@@ -267,6 +268,55 @@ async fn cancel_tells_scheduled_running_and_idle_apart(c: Coordination) {
     c.schedule("v", now).await.unwrap();
     c.clear_schedule().await.unwrap();
     assert_eq!(c.earliest().await.unwrap(), None);
+}
+
+async fn a_stop_during_a_cycle_outlasts_its_finish_and_a_start_withdraws_it(c: Coordination) {
+    // Whole milliseconds: the Redis backend keeps the schedule in them.
+    let now = chrono::DateTime::from_timestamp_millis(clock::now().timestamp_millis()).unwrap();
+    let next = now + TimeDelta::hours(1);
+    let ttl = Duration::from_secs(5);
+    let running = async |user: &str| {
+        c.schedule(user, now).await.unwrap();
+        let cycle = c.take_due(now, 10).await.unwrap().remove(0);
+        assert_eq!(cycle.user_id, user);
+        assert_eq!(
+            c.claim_cycle(user, cycle.cycle_no, "w", ttl).await.unwrap(),
+            Claim::Claimed
+        );
+        cycle.cycle_no
+    };
+    let finish = async |user: &str, cycle_no: u64| {
+        assert!(
+            c.finish_cycle(user, cycle_no, "w", Some(next))
+                .await
+                .unwrap()
+        );
+        c.next_run(user).await.unwrap()
+    };
+
+    // The cycle decided on its next run before the stop came: its finish schedules nothing.
+    let cycle_no = running("stopped").await;
+    assert_eq!(c.cancel("stopped").await.unwrap(), CancelOutcome::InFlight);
+    assert_eq!(finish("stopped", cycle_no).await, None);
+    // Starting again makes a cycle due; a second start keeps what is scheduled.
+    c.resume("stopped", now).await.unwrap();
+    assert_eq!(c.next_run("stopped").await.unwrap(), Some(now));
+    c.resume("stopped", next).await.unwrap();
+    assert_eq!(c.next_run("stopped").await.unwrap(), Some(now));
+    // The stop went with its cycle: the next cycle's finish schedules as usual.
+    let cycle_no = running("stopped").await;
+    assert_eq!(finish("stopped", cycle_no).await, Some(next));
+
+    // Stopped and started again while one cycle runs: the start schedules nothing of its own
+    // and the cycle's finish schedules the next.
+    let cycle_no = running("restarted").await;
+    assert_eq!(
+        c.cancel("restarted").await.unwrap(),
+        CancelOutcome::InFlight
+    );
+    c.resume("restarted", now).await.unwrap();
+    assert_eq!(c.next_run("restarted").await.unwrap(), None);
+    assert_eq!(finish("restarted", cycle_no).await, Some(next));
 }
 
 async fn checkpoints_live_as_long_as_their_cycle(c: Coordination) {

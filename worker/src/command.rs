@@ -15,7 +15,7 @@ use herald_jobs::{
 };
 use herald_sessions::SessionsError;
 
-use crate::{Worker, plan};
+use crate::{Worker, cycle, plan};
 
 const COMMAND_LEASE: Duration = Duration::from_secs(30);
 /// The old backend's window for starter mode when the tenant gives none.
@@ -182,16 +182,9 @@ async fn start(
             return refused(RefusalReason::Internal, "Could not start the bot");
         }
     };
-    // First cycle due now, unless one is running or already scheduled (a second start is harmless).
-    let scheduled = async {
-        if w.coord.in_flight(user.as_str()).await?.is_none()
-            && w.coord.next_run(user.as_str()).await?.is_none()
-        {
-            w.coord.schedule(user.as_str(), clock::now()).await?;
-        }
-        Ok::<_, herald_jobs::JobsError>(())
-    };
-    if let Err(err) = scheduled.await {
+    // First cycle due now, unless one is running (a stop asked of it is withdrawn) or already
+    // scheduled: a second start is harmless.
+    if let Err(err) = w.coord.resume(user.as_str(), clock::now()).await {
         tracing::error!(error = %err, "cannot schedule the first cycle");
         return refused(
             RefusalReason::Internal,
@@ -243,6 +236,11 @@ async fn stop(worker: &Worker, user: &UserId) -> CommandOutcome {
         .await;
     match updated {
         Ok(BotStatus::Stopping) => {
+            // The cycle may have ended since the cancel, reading `running` before this write:
+            // then nothing else would ever make the bot `stopped`.
+            if cycle_has_ended(worker, user).await && cycle::mark_stopped(worker, user).await {
+                return CommandOutcome::Stopped;
+            }
             w.store.log(
                 user,
                 Level::Info,
@@ -257,6 +255,19 @@ async fn stop(worker: &Worker, user: &UserId) -> CommandOutcome {
         Err(err) => {
             tracing::error!(error = ?err, "cannot mark the bot stopped");
             refused(RefusalReason::Internal, "Could not stop the bot; try again")
+        }
+    }
+}
+
+/// Whether no cycle of the tenant is in flight any more. One that ended after the stop's
+/// cancel scheduled nothing (`Coordination::cancel`). Unknown counts as running: the bot stays
+/// `stopping`, which a second stop ends.
+async fn cycle_has_ended(worker: &Worker, user: &UserId) -> bool {
+    match worker.inner.coord.in_flight(user.as_str()).await {
+        Ok(in_flight) => in_flight.is_none(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot tell whether the stopped bot's cycle has ended");
+            false
         }
     }
 }

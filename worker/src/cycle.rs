@@ -166,11 +166,22 @@ impl Claimed {
         drop(renewing);
         let (w, holder) = (&worker.inner, &worker.inner.config.holder);
         let result = match ending {
-            Ending::Finished(next) => w
-                .coord
-                .finish_cycle(user.as_str(), cycle_no, holder, next)
-                .await
-                .map(|_| ()),
+            Ending::Finished(next) => {
+                let finished = w
+                    .coord
+                    .finish_cycle(user.as_str(), cycle_no, holder, next)
+                    .await;
+                // A stop asked while the cycle ran kept the finish from scheduling the next
+                // one. Read after the finish: a stop whose `stopping` lands later finds no cycle
+                // in flight and marks the bot stopped itself (`command::stop`).
+                if let Ok(true) = finished
+                    && w.store.user(user.as_str()).map(|u| u.bot_status)
+                        == Some(BotStatus::Stopping)
+                {
+                    mark_stopped(&worker, &user).await;
+                }
+                finished.map(|_| ())
+            }
             Ending::Released => w.coord.release_cycle(user.as_str(), cycle_no, holder).await,
             Ending::Lost => Ok(()),
         };
@@ -369,14 +380,23 @@ async fn finish(
     );
     metrics::counter!("herald_cycles_total").increment(1);
     match w.store.user(user.as_str()).map(|u| u.bot_status) {
-        Some(BotStatus::Running) => Ending::Finished(Some(clock::now() + pause)),
-        Some(BotStatus::Stopping) => stopped_now(worker, user).await,
+        // A stop asked of this cycle, before this read or after it, keeps the finish from
+        // scheduling the next one (`Coordination::cancel`); the end then marks the bot stopped.
+        Some(BotStatus::Running | BotStatus::Stopping) => {
+            Ending::Finished(Some(clock::now() + pause))
+        }
         _ => Ending::Finished(None),
     }
 }
 
 /// A stop came while the cycle ran (or before it started): the bot is now stopped.
 async fn stopped_now(worker: &Worker, user: &UserId) -> Ending {
+    mark_stopped(worker, user).await;
+    Ending::Finished(None)
+}
+
+/// A `stopping` bot becomes `stopped` (any other status stays); true if it did.
+pub(crate) async fn mark_stopped(worker: &Worker, user: &UserId) -> bool {
     let stopped = worker
         .inner
         .store
@@ -388,8 +408,15 @@ async fn stopped_now(worker: &Worker, user: &UserId) -> Ending {
             Ok::<_, ()>(was_stopping)
         })
         .await;
-    if let Ok(true) = stopped {
-        worker.inner.store.log(user, Level::Info, "Bot stopped");
+    match stopped {
+        Ok(true) => {
+            worker.inner.store.log(user, Level::Info, "Bot stopped");
+            true
+        }
+        Ok(false) => false,
+        Err(err) => {
+            tracing::error!(error = ?err, "cannot mark the bot stopped");
+            false
+        }
     }
-    Ending::Finished(None)
 }

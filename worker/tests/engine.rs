@@ -51,32 +51,6 @@ fn assert_one_post_per_group_per_cycle(journal: &[JournalEntry], groups: usize) 
     }
 }
 
-/// One engine, one tenant of four groups started with one session: a post a second, the next
-/// cycle an hour away.
-async fn one_slow_tenant(user: &str) -> Engine {
-    one_slow_tenant_in(user, "latency_ms = 0").await
-}
-
-/// [`one_slow_tenant`] in a simulated Telegram set up by `scenario`.
-async fn one_slow_tenant_in(user: &str, scenario: &str) -> Engine {
-    let engine = Engine::start(Options::new(1, scenario), 1).await;
-    engine.tenant(user, 4).await;
-    engine
-        .store()
-        .update_user(&uid(user), |u| {
-            u.delay_between_posts = 1;
-            u.delay_between_cycles = 3_600;
-            Ok::<_, ()>(())
-        })
-        .await
-        .unwrap();
-    assert!(matches!(
-        engine.start_bot(user, 1).await,
-        CommandOutcome::Running { .. }
-    ));
-    engine
-}
-
 #[tokio::test]
 async fn every_group_gets_one_post_per_cycle_and_counters_match_the_journal() {
     let engine = Engine::start(Options::new(9, "latency_ms = { min = 1, max = 5 }"), 1).await;
@@ -168,58 +142,6 @@ async fn a_shutdown_mid_cycle_lets_sends_in_flight_end_and_count() {
             "{user}: the journal holds {attempts} attempts"
         );
     }
-}
-
-#[tokio::test]
-async fn stop_waits_for_the_cycle_in_flight_and_then_no_cycle_runs() {
-    let engine = Engine::start(Options::new(1, "latency_ms = 0"), 1).await;
-    engine.tenant("slow", 4).await;
-    engine
-        .store()
-        .update_user(&uid("slow"), |u| {
-            u.delay_between_posts = 1; // four posts take about three seconds
-            Ok::<_, ()>(())
-        })
-        .await
-        .unwrap();
-    assert!(matches!(
-        engine.start_bot("slow", 1).await,
-        CommandOutcome::Running { .. }
-    ));
-    engine
-        .wait_journal(20, "the first post", |j| !j.is_empty())
-        .await;
-    assert_eq!(
-        engine.command("slow", CommandAction::Stop).await,
-        CommandOutcome::Stopping
-    );
-    assert_eq!(
-        engine.store().user("slow").unwrap().bot_status,
-        BotStatus::Stopping
-    );
-    engine
-        .wait_journal(20, "the cycle to end", |j| j.len() == 4)
-        .await;
-    let store = engine.store().clone();
-    for _ in 0..100 {
-        if store.user("slow").unwrap().bot_status == BotStatus::Stopped {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        store.user("slow").unwrap().bot_status,
-        BotStatus::Stopped,
-        "stopped once the cycle ended"
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(engine.journal().len(), 4, "no cycle after the stop");
-    assert_eq!(
-        engine.command("slow", CommandAction::Stop).await,
-        CommandOutcome::Stopped,
-        "a second stop is harmless"
-    );
-    engine.shutdown().await;
 }
 
 #[tokio::test]

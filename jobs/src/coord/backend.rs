@@ -82,6 +82,7 @@ pub(crate) trait Cycles {
     async fn in_flight_count(&self) -> Result<u64, JobsError>;
     async fn in_flight_users(&self, limit: usize) -> Result<Vec<String>, JobsError>;
     async fn cancel(&self, user: &str) -> Result<CancelOutcome, JobsError>;
+    async fn resume(&self, user: &str, at: DateTime<Utc>) -> Result<(), JobsError>;
     async fn checkpoint_put(
         &self,
         user: &str,

@@ -217,8 +217,9 @@ impl Coordination {
         delegate!(self, renew_cycle(user, cycle_no, holder, ttl))
     }
 
-    /// Ends a cycle: out of flight, checkpoint deleted, and scheduled at `next_run_at` if given.
-    /// False if `holder` no longer owned it (nothing changed).
+    /// Ends a cycle: out of flight, checkpoint deleted, and scheduled at `next_run_at` if given
+    /// and no stop came while it ran ([`Coordination::cancel`]). False if `holder` no longer
+    /// owned it (nothing changed).
     pub async fn finish_cycle(
         &self,
         user: &str,
@@ -260,8 +261,17 @@ impl Coordination {
     }
 
     /// Stop: takes the user off the schedule if it is there, and says whether a cycle is running.
+    /// A running cycle is marked so that its finish schedules no next one, whenever it ends:
+    /// a stop that comes while the cycle decides its next run is not undone by that decision.
     pub async fn cancel(&self, user: &str) -> Result<CancelOutcome, JobsError> {
         delegate!(self, cancel(user))
+    }
+
+    /// Start: withdraws a stop asked of the cycle in flight, so that its finish schedules the
+    /// next one; with no cycle in flight, makes one due at `at` unless one is scheduled. One
+    /// step, so a cycle finishing meanwhile never leaves a started bot with nothing scheduled.
+    pub async fn resume(&self, user: &str, at: DateTime<Utc>) -> Result<(), JobsError> {
+        delegate!(self, resume(user, at))
     }
 
     // ---- checkpoints ----

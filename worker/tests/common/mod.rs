@@ -305,3 +305,29 @@ fn coord_config() -> CoordConfig {
         ..CoordConfig::default()
     }
 }
+
+/// One engine, one tenant of four groups started with one session: a post a second, the next
+/// cycle an hour away.
+pub async fn one_slow_tenant(user: &str) -> Engine {
+    one_slow_tenant_in(user, "latency_ms = 0").await
+}
+
+/// [`one_slow_tenant`] in a simulated Telegram set up by `scenario`.
+pub async fn one_slow_tenant_in(user: &str, scenario: &str) -> Engine {
+    let engine = Engine::start(Options::new(1, scenario), 1).await;
+    engine.tenant(user, 4).await;
+    engine
+        .store()
+        .update_user(&uid(user), |u| {
+            u.delay_between_posts = 1;
+            u.delay_between_cycles = 3_600;
+            Ok::<_, ()>(())
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.start_bot(user, 1).await,
+        CommandOutcome::Running { .. }
+    ));
+    engine
+}

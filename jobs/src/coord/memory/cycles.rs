@@ -60,6 +60,7 @@ impl Cycles for Memory {
                     lease_until: deadline,
                     renewed: None,
                     due_at,
+                    stop_asked: false,
                 },
             );
             cycles.push(Cycle {
@@ -132,7 +133,7 @@ impl Cycles for Memory {
         if !owned {
             return Ok(false);
         }
-        state.cycles.remove(user);
+        let stop_asked = state.cycles.remove(user).is_some_and(|r| r.stop_asked);
         let name = state.inflight.take(user);
         if let Some(cycles) = state.checkpoints.get_mut(user) {
             cycles.retain(|(n, _)| *n != cycle_no);
@@ -140,7 +141,7 @@ impl Cycles for Memory {
                 state.checkpoints.remove(user);
             }
         }
-        if let Some(at) = next_run_at {
+        if let Some(at) = next_run_at.filter(|_| !stop_asked) {
             let name = name.unwrap_or_else(|| Arc::from(user));
             state.schedule.insert(&name, at);
         }
@@ -222,11 +223,24 @@ impl Cycles for Memory {
         let mut state = self.state();
         if state.schedule.remove(user) {
             Ok(CancelOutcome::WasScheduled)
-        } else if state.cycles.contains_key(user) {
+        } else if let Some(record) = state.cycles.get_mut(user) {
+            record.stop_asked = true;
             Ok(CancelOutcome::InFlight)
         } else {
             Ok(CancelOutcome::Idle)
         }
+    }
+
+    async fn resume(&self, user: &str, at: DateTime<Utc>) -> Result<(), JobsError> {
+        let mut state = self.state();
+        if let Some(record) = state.cycles.get_mut(user) {
+            record.stop_asked = false;
+        } else if state.schedule.score(user).is_none() {
+            state.schedule.insert(user, at);
+            drop(state);
+            self.changed.notify_one();
+        }
+        Ok(())
     }
 
     async fn checkpoint_put(

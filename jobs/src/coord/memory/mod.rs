@@ -36,6 +36,8 @@ struct CycleRecord {
     lease_until: DateTime<Utc>,
     renewed: Option<DateTime<Utc>>,
     due_at: DateTime<Utc>,
+    /// A stop came while it ran: its finish schedules nothing.
+    stop_asked: bool,
 }
 
 type Checkpoint = super::packed::Packed;

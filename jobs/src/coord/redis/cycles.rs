@@ -171,13 +171,28 @@ impl Cycles for RedisCoord {
     }
 
     async fn cancel(&self, user: &str) -> Result<CancelOutcome, JobsError> {
-        let keys = (self.key(&["schedule"]), self.key(&["inflight"]));
+        let keys = (
+            self.key(&["schedule"]),
+            self.key(&["inflight"]),
+            self.cycle_key(user),
+        );
         let answer: String = self.run(&self.scripts.cancel, keys, user).await?;
         Ok(match answer.as_str() {
             "scheduled" => CancelOutcome::WasScheduled,
             "inflight" => CancelOutcome::InFlight,
             _ => CancelOutcome::Idle,
         })
+    }
+
+    async fn resume(&self, user: &str, at: DateTime<Utc>) -> Result<(), JobsError> {
+        let keys = (
+            self.key(&["schedule"]),
+            self.key(&["inflight"]),
+            self.cycle_key(user),
+        );
+        let args = (user, ms(at), self.key(&["events"]));
+        let _: String = self.run(&self.scripts.resume, keys, args).await?;
+        Ok(())
     }
 
     async fn checkpoint_put(

@@ -100,6 +100,7 @@ struct Scripts {
     release_cycle: Script,
     take_stalled: Script,
     cancel: Script,
+    resume: Script,
     pause_session: Script,
 }
 
@@ -119,6 +120,7 @@ impl Scripts {
             release_cycle: Script::new(include_str!("../lua/release_cycle.lua")),
             take_stalled: Script::new(include_str!("../lua/take_stalled.lua")),
             cancel: Script::new(include_str!("../lua/cancel.lua")),
+            resume: Script::new(include_str!("../lua/resume.lua")),
             pause_session: Script::new(include_str!("../lua/pause_session.lua")),
         }
     }
