@@ -237,9 +237,13 @@ async fn stop(worker: &Worker, user: &UserId) -> CommandOutcome {
     match updated {
         Ok(BotStatus::Stopping) => {
             // The cycle may have ended since the cancel, reading `running` before this write:
-            // then nothing else would ever make the bot `stopped`.
-            if cycle_has_ended(worker, user).await && cycle::mark_stopped(worker, user).await {
-                return CommandOutcome::Stopped;
+            // then nothing else would ever make the bot `stopped`. (Its end may have just done
+            // it too: either way the bot is stopped.)
+            if cycle_has_ended(worker, user).await {
+                cycle::mark_stopped(worker, user).await;
+                if w.store.user(user.as_str()).map(|u| u.bot_status) == Some(BotStatus::Stopped) {
+                    return CommandOutcome::Stopped;
+                }
             }
             w.store.log(
                 user,

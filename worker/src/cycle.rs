@@ -395,8 +395,8 @@ async fn stopped_now(worker: &Worker, user: &UserId) -> Ending {
     Ending::Finished(None)
 }
 
-/// A `stopping` bot becomes `stopped` (any other status stays); true if it did.
-pub(crate) async fn mark_stopped(worker: &Worker, user: &UserId) -> bool {
+/// A `stopping` bot becomes `stopped`; any other status stays.
+pub(crate) async fn mark_stopped(worker: &Worker, user: &UserId) {
     let stopped = worker
         .inner
         .store
@@ -409,14 +409,8 @@ pub(crate) async fn mark_stopped(worker: &Worker, user: &UserId) -> bool {
         })
         .await;
     match stopped {
-        Ok(true) => {
-            worker.inner.store.log(user, Level::Info, "Bot stopped");
-            true
-        }
-        Ok(false) => false,
-        Err(err) => {
-            tracing::error!(error = ?err, "cannot mark the bot stopped");
-            false
-        }
+        Ok(true) => worker.inner.store.log(user, Level::Info, "Bot stopped"),
+        Ok(false) => {}
+        Err(err) => tracing::error!(error = ?err, "cannot mark the bot stopped"),
     }
 }
