@@ -212,3 +212,30 @@ impl SessionRun {
         *tally
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::polled_span::PolledSpan;
+
+    /// The size of the box a post step is: the post's future in its polled span. Computed from
+    /// the types alone (a function's future type is named by the function, never called).
+    fn post_step_box<'a, Post, Span>(
+        _post: impl Fn(&'a SessionCtx, &'a SessionJob, u32, &'a mut Link, &'a mut Tally) -> Post,
+        _span: fn(&'a SessionRun) -> Span,
+    ) -> usize {
+        std::mem::size_of::<PolledSpan<Post, Span>>()
+    }
+
+    /// Every running bot holds one post step's box while it posts, made and freed each post.
+    /// One byte over 1,024, it takes jemalloc's 1,280-byte class: up to 2.5 MiB more with
+    /// 10,000 bots posting at once, where the memory target has little room (BENCHMARKS.md,
+    /// cost, seventh session). Debug and release builds lay these futures out alike (984
+    /// bytes in both when this test was written).
+    #[test]
+    fn a_post_step_fits_the_1024_byte_allocation_class() {
+        let size = post_step_box(SessionCtx::post_to, SessionRun::span);
+        eprintln!("post step box: {size} bytes");
+        assert!(size <= 1024, "the post step's box grew to {size} bytes");
+    }
+}
